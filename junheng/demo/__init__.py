@@ -1,0 +1,1 @@
+"""The demo-feed generator: a calibrated, deterministic demo city."""

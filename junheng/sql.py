@@ -1,0 +1,47 @@
+"""Running the SQL files under warehouse/sql.
+
+Every file holds one SELECT; `build_table` wraps it in `create or replace table`.
+Values always go in as DuckDB parameters; only identifiers (schema, table names
+from the project's own code, never from data) are formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import duckdb
+
+from junheng import SQL_DIR
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@cache
+def sql_text(relpath: str) -> str:
+    return (SQL_DIR / relpath).read_text(encoding="utf-8")
+
+
+def ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, relpath: str,
+                params: dict | None = None) -> int:
+    """Create or replace schema.table from a SELECT file; return its row count."""
+    con.execute(f"create schema if not exists {ident(schema)}")
+    con.execute(f"create or replace table {ident(schema)}.{ident(table)} as\n"
+                + sql_text(relpath), params or {})
+    return con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+
+
+def preview(con: duckdb.DuckDBPyConnection, schema: str, table: str, limit: int = 5) -> str:
+    """A small markdown preview of a table for Dagster metadata."""
+    rel = con.sql(f"select * from {ident(schema)}.{ident(table)} limit {int(limit)}")
+    cols = rel.columns
+    rows = rel.fetchall()
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Configuration and resources. The only module that reads the environment.
+
+| variable            | default (relative to the project root) |
+|---------------------|-----------------------------------------|
+| JUNHENG_LANDING     | data/landing                            |
+| JUNHENG_WAREHOUSE   | warehouse/junheng.duckdb                |
+| JUNHENG_EXTRACTS    | data/extracts                           |
+| DAGSTER_HOME        | .dagster_home (holds a link to ./dagster.yaml) |
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from junheng import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing: Path
+    warehouse: Path
+    extracts: Path
+    dagster_home: Path
+
+
+def _path(var: str, default: str) -> Path:
+    value = os.environ.get(var) or default
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path)
+
+
+def settings() -> Settings:
+    """Read the four configuration variables, applying the documented defaults."""
+    return Settings(
+        landing=_path("JUNHENG_LANDING", "data/landing"),
+        warehouse=_path("JUNHENG_WAREHOUSE", "warehouse/junheng.duckdb"),
+        extracts=_path("JUNHENG_EXTRACTS", "data/extracts"),
+        dagster_home=_path("DAGSTER_HOME", ".dagster_home"),
+    )
+
+
+class DuckDBWarehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Only one process may write it at a time.
+
+    Writers are serialised across runs by the `duckdb_writer` concurrency pool
+    (dagster.yaml); a writer that still finds the file locked (a statistician's
+    write session, a run started outside Dagster) waits and retries instead of failing.
+    """
+
+    path: str
+    memory_limit: str = "2GB"
+    threads: int = 2
+    lock_timeout_s: float = 600.0
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                con = duckdb.connect(
+                    self.path,
+                    read_only=read_only,
+                    config={"memory_limit": self.memory_limit, "threads": self.threads},
+                )
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class LandingZone(dg.ConfigurableResource):
+    """Where the departments deliver: <landing>/<feed>/<year>/<file>."""
+
+    path: str
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    s = settings()
+    return {
+        "warehouse": DuckDBWarehouse(path=str(s.warehouse)),
+        "landing": LandingZone(path=str(s.landing)),
+    }
