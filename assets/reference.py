@@ -10,7 +10,7 @@ import pandas as pd
 
 from junheng import SEEDS_DIR
 from junheng.reference import districts, normalise_name
-from junheng.sql import build_table, preview
+from junheng.sql import build_table, one, preview
 from pipelines.resources import DuckDBWarehouse
 
 POOL = "duckdb_writer"
@@ -41,9 +41,9 @@ def districts_table(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
                 description="Ten units whose 2020 census populations add up to 12,748,262.")
 def districts_add_up(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
-        n, total = con.execute(
+        n, total = one(con, 
             "select count(*), sum(resident_population_2020) from reference.districts"
-        ).fetchone()
+        )
     return dg.AssetCheckResult(passed=(n == 10 and total == 12_748_262),
                                metadata={"districts": n, "population_2020": int(total)})
 

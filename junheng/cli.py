@@ -55,21 +55,12 @@ def _demo_feeds(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from pipelines.definitions import defs
+    from junheng.runner import run_all
     from pipelines.resources import settings
 
     s = settings()
     print(f"landing zone {s.landing}\nwarehouse    {s.warehouse}\nDAGSTER_HOME {s.dagster_home}")
-    t0 = time.perf_counter()
-    with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(args.job).execute_in_process(instance=instance,
-                                                               raise_on_error=False)
-    status = "succeeded" if result.success else "FAILED"
-    print(f"run {result.run_id} {status} in {time.perf_counter() - t0:.1f} s "
-          f"(see it with `make dev`)")
-    return 0 if result.success else 1
+    return 0 if run_all(years=args.years, echo=print) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,10 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="do nothing when the landing zone already holds these demo feeds")
     demo.set_defaults(func=_demo_feeds)
     run = sub.add_parser("run", help="run a job end to end on the configured landing zone")
-    run.add_argument("--job", default="monitoring_run")
+    run.add_argument("--years", type=_years, default=None,
+                     help="reporting years to ingest (default: every year in the landing zone)")
     run.set_defaults(func=_run)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("junheng").setLevel(logging.INFO)
     return args.func(args)
 
 

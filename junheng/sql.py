@@ -28,13 +28,20 @@ def ident(name: str) -> str:
     return name
 
 
+def one(con: duckdb.DuckDBPyConnection, query: str, params=None) -> tuple | None:
+    """First row of a query, or None. (DuckDB 2 keeps a half-read result open after
+    fetchone(), which blocks the connection's next register(); this reads it all.)"""
+    rows = con.execute(query, params or []).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
 def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, relpath: str,
                 params: dict | None = None) -> int:
     """Create or replace schema.table from a SELECT file; return its row count."""
     con.execute(f"create schema if not exists {ident(schema)}")
     con.execute(f"create or replace table {ident(schema)}.{ident(table)} as\n"
                 + sql_text(relpath), params or {})
-    return con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+    return one(con, f"select count(*) from {schema}.{table}")[0]
 
 
 def preview(con: duckdb.DuckDBPyConnection, schema: str, table: str, limit: int = 5) -> str:

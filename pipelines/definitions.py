@@ -2,16 +2,22 @@
 
 import dagster as dg
 
-from assets import reference
-from pipelines.jobs import monitoring_run
+from assets import eldercare, environment, health, pension, population, reference, schools
+from pipelines.jobs import ingest_year, reference_data
 from pipelines.resources import default_resources
 
-reference_assets = dg.load_assets_from_modules([reference], group_name="reference")
-reference_checks = dg.load_asset_checks_from_modules([reference])
+DEPARTMENTS = {
+    "population": population, "schools": schools, "health": health, "pension": pension,
+    "eldercare": eldercare, "environment": environment,
+}
 
 defs = dg.Definitions(
-    assets=reference_assets,
-    asset_checks=reference_checks,
-    jobs=[monitoring_run],
+    assets=[
+        *dg.load_assets_from_modules([reference], group_name="reference"),
+        *(a for name, module in DEPARTMENTS.items()
+          for a in dg.load_assets_from_modules([module], group_name=name)),
+    ],
+    asset_checks=dg.load_asset_checks_from_modules([reference]),
+    jobs=[reference_data, ingest_year],
     resources=default_resources(),
 )

@@ -2,9 +2,19 @@
 
 import dagster as dg
 
-monitoring_run = dg.define_asset_job(
-    "monitoring_run",
-    selection=dg.AssetSelection.all(),
-    description="The full monitoring run: reference data, every feed, indicators, release.",
-    executor_def=dg.in_process_executor,  # one process: DuckDB admits a single writer
-)
+from assets.partitions import reporting_year
+
+# One process per run: DuckDB admits a single writing process.
+IN_PROCESS = dg.in_process_executor
+
+reference_data = dg.define_asset_job(
+    "reference_data", selection=dg.AssetSelection.groups("reference"), executor_def=IN_PROCESS,
+    description="Load the reference tables (districts, aliases, indicators, AQI breakpoints).")
+
+ingest_year = dg.define_asset_job(
+    "ingest_year",
+    selection=dg.AssetSelection.groups("population", "schools", "health", "pension",
+                                       "eldercare", "environment"),
+    partitions_def=reporting_year, executor_def=IN_PROCESS,
+    description="Ingest every feed for one reporting year (partition): archive, quarantine, "
+                "stage, check.")

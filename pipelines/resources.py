@@ -60,6 +60,16 @@ class DuckDBWarehouse(dg.ConfigurableResource):
     threads: int = 2
     lock_timeout_s: float = 600.0
 
+    @property
+    def archive_dir(self) -> Path:
+        """Every delivery, byte for byte, named by its SHA-256 (beside the warehouse)."""
+        return Path(self.path).parent / "archive"
+
+    @property
+    def docs_dir(self) -> Path:
+        """Great Expectations Data Docs, rebuilt by every run (beside the warehouse)."""
+        return Path(self.path).parent / "data_docs"
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +81,7 @@ class DuckDBWarehouse(dg.ConfigurableResource):
                     read_only=read_only,
                     config={"memory_limit": self.memory_limit, "threads": self.threads},
                 )
+                con.execute("set enable_progress_bar = false")
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
@@ -86,6 +97,10 @@ class LandingZone(dg.ConfigurableResource):
     """Where the departments deliver: <landing>/<feed>/<year>/<file>."""
 
     path: str
+
+    @property
+    def path_obj(self) -> Path:
+        return Path(self.path)
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

@@ -9,7 +9,7 @@ SCHEMAS = {"reference", "raw", "staging", "intermediate", "marts", "quality"}
 
 def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
-    assert defs.resolve_job_def("monitoring_run") is not None
+    assert defs.resolve_job_def("ingest_year").partitions_def is not None
 
 
 def test_asset_keys_are_schema_and_table():

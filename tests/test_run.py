@@ -24,11 +24,14 @@ def test_run_records_a_successful_run(tmp_path, demo_2020):
     out = subprocess.run([sys.executable, "-m", "junheng.cli", "run"], env=env,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "succeeded" in out.stdout
+    assert "ingest 2020: ok" in out.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
-        assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS]
+        assert sorted(r.job_name for r in runs) == ["ingest_year", "reference_data"]
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        assert instance.get_dynamic_partitions("reporting_year") == ["2020"]
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     tables = {r[0] for r in con.execute(
         "select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
-    assert {"reference.districts", "reference.indicators"} <= tables
+    assert {"reference.districts", "reference.indicators", "staging.stg_schools__schools",
+            "staging.stg_pension__enrolments", "quality.deliveries"} <= tables

@@ -1,0 +1,146 @@
+"""The feed contract of feeds.md, as data: files, formats, columns, staging tables."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Part:
+    """One table a delivery yields: a CSV file, a JSON Lines file, or one XLSX sheet."""
+
+    entity: str                         # raw table raw.<feed>__<entity>
+    staging: str                        # staging table name (schema staging)
+    columns: dict[str, str]             # delivered header -> English name, in file order
+    keys: tuple[str, ...]               # unique key within the delivery (English names)
+    sheet: str | None = None
+    district_column: str | None = None  # resolved by alias (names), else codes only
+    grain: str = ""
+
+    @property
+    def raw_table(self) -> str:
+        return self.entity
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    pattern: str                        # file name with {year}
+    format: str                         # csv | xlsx | jsonl.gz
+    encoding: str | None
+    parts: tuple[Part, ...]
+
+    def name(self, year: int) -> str:
+        return self.pattern.format(year=year)
+
+    def year_of(self, file_name: str) -> int | None:
+        regex = re.escape(self.pattern).replace(re.escape("{year}"), r"(\d{4})")
+        m = re.fullmatch(regex, file_name)
+        return int(m.group(1)) if m else None
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: str
+    department: str
+    files: tuple[FileSpec, ...]
+    depends_on: tuple[str, ...] = field(default=())  # staging tables checked against
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return tuple(p for f in self.files for p in f.parts)
+
+
+POPULATION = Feed("population", "统计局 Statistics bureau", (
+    FileSpec("population_{year}.csv", "csv", "utf-8-sig", (Part(
+        "population__townships", "stg_population__townships",
+        {"年份": "year", "区县代码": "district_code", "镇街代码": "township_code",
+         "镇街名称": "township_name", "常住人口": "resident_total", "0-2岁": "age_0_2",
+         "3-5岁": "age_3_5", "6-14岁": "age_6_14", "15-59岁": "age_15_59",
+         "60岁及以上": "age_60_plus"},
+        keys=("township_code",),
+        grain="One row per township (镇/街道) and reporting year, residents by age group.",
+    ),)),
+))
+
+SCHOOLS = Feed("schools", "教育局 Education bureau", (
+    FileSpec("schools_{year}.csv", "csv", "gbk", (Part(
+        "schools__schools", "stg_schools__schools",
+        {"学校标识码": "school_id", "学校名称": "school_name", "所在区县": "district",
+         "学段": "level", "办学性质": "ownership", "普惠性": "inclusive",
+         "集团化办学": "in_group", "在校生数": "enrolled", "专任教师数": "teachers"},
+        keys=("school_id",), district_column="district",
+        grain="One row per school or kindergarten and reporting year (autumn term).",
+    ),)),
+))
+
+HEALTH = Feed("health", "卫健委 Health commission", (
+    FileSpec("health_{year}.xlsx", "xlsx", None, (
+        Part("health__institutions", "stg_health__institutions",
+             {"机构代码": "org_code", "机构名称": "org_name", "区县": "district",
+              "机构类别": "category", "实有床位数": "beds", "执业（助理）医师数": "physicians",
+              "全科医生数": "general_practitioners", "注册护士数": "nurses"},
+             keys=("org_code",), sheet="机构", district_column="district",
+             grain="One row per health institution and reporting year (31 December)."),
+        Part("health__districts", "stg_health__districts",
+             {"区县代码": "district_code", "人均预期寿命（岁）": "life_expectancy",
+              "免疫规划疫苗接种率（%）": "vaccination_rate",
+              "基本医疗保险参保率（%）": "medical_insurance_rate"},
+             keys=("district_code",), sheet="区县指标",
+             grain="One row per district and reporting year: life expectancy, vaccination "
+                   "and medical-insurance rates as reported."),
+    )),
+))
+
+PENSION = Feed("pension", "人社局 Human resources and social security bureau", (
+    FileSpec("pension_{year}.jsonl.gz", "jsonl.gz", "utf-8", (Part(
+        "pension__enrolments", "stg_pension__enrolments",
+        {"person_key": "person_key", "district_code": "district_code", "scheme": "scheme",
+         "birth_year": "birth_year", "sex": "sex", "status": "status"},
+        keys=("person_key", "scheme"),
+        grain="One row per pension enrolment (person and scheme) and reporting year. "
+              "RESTRICTED: person-level, never leaves the warehouse.",
+    ),)),
+))
+
+ELDERCARE = Feed("eldercare", "民政局 Civil affairs bureau", (
+    FileSpec("eldercare_institutions_{year}.csv", "csv", "utf-8-sig", (Part(
+        "eldercare__facilities", "stg_eldercare__facilities",
+        {"机构编码": "facility_id", "机构名称": "facility_name", "区县代码": "district_code",
+         "镇街代码": "township_code", "机构类型": "facility_type", "具备综合功能": "comprehensive",
+         "床位数": "beds", "护理型床位数": "nursing_beds"},
+        keys=("facility_id",),
+        grain="One row per elderly-care facility and reporting year (31 December).",
+    ),)),
+    FileSpec("home_care_{year}.csv", "csv", "utf-8-sig", (Part(
+        "eldercare__home_care", "stg_eldercare__home_care",
+        {"区县代码": "district_code", "镇街代码": "township_code",
+         "接受上门服务老年人数": "home_visit_elderly"},
+        keys=("township_code",),
+        grain="One row per township and reporting year: elderly residents receiving "
+              "home-visit care.",
+    ),)),
+), depends_on=("stg_population__townships",))
+
+ENVIRONMENT = Feed("environment", "生态环境局 Ecology and environment bureau", (
+    FileSpec("air_quality_{year}.csv", "csv", "utf-8-sig", (Part(
+        "environment__air_quality", "stg_environment__air_quality",
+        {"station_code": "station_code", "station_name": "station_name",
+         "district_code": "district_code", "time": "time", "so2": "so2", "no2": "no2",
+         "pm10": "pm10", "o3": "o3", "pm25": "pm25", "co": "co"},
+        keys=("station_code", "time"),
+        grain="One row per monitoring station and hour (local time, UTC+8) of the "
+              "reporting year.",
+    ),)),
+    FileSpec("sewage_{year}.csv", "csv", "utf-8-sig", (Part(
+        "environment__sewage", "stg_environment__sewage",
+        {"区县代码": "district_code", "生活污水产生量（万吨）": "sewage_generated",
+         "生活污水集中收集量（万吨）": "sewage_collected"},
+        keys=("district_code",),
+        grain="One row per district and reporting year: domestic sewage generated and "
+              "collected (10,000 t).",
+    ),)),
+))
+
+FEEDS: dict[str, Feed] = {f.id: f for f in
+                          (POPULATION, SCHOOLS, HEALTH, PENSION, ELDERCARE, ENVIRONMENT)}

@@ -1,0 +1,59 @@
+"""The full monitoring run, as a sequence of Dagster runs in the configured instance.
+
+Dagster runs one partition per run: the reference tables first, then one
+`ingest_year` run per reporting year found in the landing zone (registered as a
+`reporting_year` partition). Every run is recorded in $DAGSTER_HOME and shows in
+the UI. A year whose run fails (unreadable delivery, critical expectation) is
+reported; the other years still run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import dagster as dg
+
+from junheng.ingest.feeds import FEEDS
+from junheng.ingest.load import years_in_landing
+
+
+def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = print,
+            instance: dg.DagsterInstance | None = None) -> bool:
+    from assets.partitions import reporting_year
+    from pipelines.definitions import defs
+    from pipelines.resources import settings
+
+    landing = settings().landing
+    found = years_in_landing(landing, FEEDS)
+    years = tuple(y for y in (years or found) if y in found)
+    if not years:
+        echo(f"no reporting years found in {landing}")
+        return False
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    owned = instance is None
+    instance = instance or dg.DagsterInstance.get()
+    try:
+        keys = [str(y) for y in years]
+        missing = [k for k in keys if not instance.has_dynamic_partition(reporting_year.name, k)]
+        if missing:
+            instance.add_dynamic_partitions(reporting_year.name, missing)
+        ok = True
+        t0 = time.perf_counter()
+        result = defs.resolve_job_def("reference_data").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=quiet)
+        echo(f"reference data: {'ok' if result.success else 'FAILED'}")
+        ok &= result.success
+        for key in keys:
+            t = time.perf_counter()
+            result = defs.resolve_job_def("ingest_year").execute_in_process(
+                instance=instance, partition_key=key, raise_on_error=False, run_config=quiet)
+            ok &= result.success
+            status = "ok" if result.success else "FAILED (see the run in the UI)"
+            echo(f"ingest {key}: {status} in {time.perf_counter() - t:.1f} s "
+                 f"(run {result.run_id[:8]})")
+        echo(f"done in {time.perf_counter() - t0:.1f} s")
+        return ok
+    finally:
+        if owned:
+            instance.dispose()

@@ -1,0 +1,35 @@
+-- One row per elderly-care facility and reporting year.
+-- township_code must be a township of that district in the same year's population feed.
+select
+    d._line,
+    $year::integer as year,
+    trim(d.facility_id) as facility_id,
+    trim(d.facility_name) as facility_name,
+    trim(d.district_code) as district_code,
+    trim(d.township_code) as township_code,
+    trim(d.facility_type) as facility_type,
+    trim(d.comprehensive) = '是' as is_comprehensive,
+    as_int(d.beds) as beds,
+    as_int(d.nursing_beds) as nursing_beds,
+    violations([
+        case when d._error is not null then v('*', 'parsable row', d._error) end,
+        case when blank(d.facility_id) then v('机构编码', 'required', d.facility_id)
+             when count(*) over (partition by trim(d.facility_id)) > 1
+                  then v('机构编码', 'unique in file', d.facility_id) end,
+        case when blank(d.facility_name) then v('机构名称', 'not empty', d.facility_name) end,
+        case when trim(d.district_code) not in (select district_code from reference.districts)
+                  or d.district_code is null then v('区县代码', 'in districts.csv', d.district_code) end,
+        case when t.township_code is null
+             then v('镇街代码', 'a township of that district in population', d.township_code) end,
+        in_set('机构类型', d.facility_type, ['养老机构', '区域性养老服务中心', '社区综合养老服务中心',
+                                            '日间照料中心']),
+        in_set('具备综合功能', d.comprehensive, ['是', '否']),
+        int_rule('床位数', d.beds, 0),
+        coalesce(int_rule('护理型床位数', d.nursing_beds, 0),
+                 case when as_int(d.nursing_beds) > as_int(d.beds)
+                      then v('护理型床位数', '<= beds', d.nursing_beds) end)
+    ]) as _violations
+from _delivery d
+left join staging.stg_population__townships t
+    on t.year = $year and t.township_code = trim(d.township_code)
+   and t.district_code = trim(d.district_code)

@@ -1,0 +1,21 @@
+-- One row per township and reporting year: elderly residents receiving home-visit care.
+select
+    d._line,
+    $year::integer as year,
+    trim(d.district_code) as district_code,
+    trim(d.township_code) as township_code,
+    as_int(d.home_visit_elderly) as home_visit_elderly,
+    violations([
+        case when d._error is not null then v('*', 'parsable row', d._error) end,
+        case when trim(d.district_code) not in (select district_code from reference.districts)
+                  or d.district_code is null then v('区县代码', 'in districts.csv', d.district_code) end,
+        case when t.township_code is null
+                  then v('镇街代码', 'a township of that district in population', d.township_code)
+             when count(*) over (partition by trim(d.township_code)) > 1
+                  then v('镇街代码', 'one row per township', d.township_code) end,
+        int_rule('接受上门服务老年人数', d.home_visit_elderly, 0)
+    ]) as _violations
+from _delivery d
+left join staging.stg_population__townships t
+    on t.year = $year and t.township_code = trim(d.township_code)
+   and t.district_code = trim(d.district_code)

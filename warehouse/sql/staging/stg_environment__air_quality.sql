@@ -1,0 +1,40 @@
+-- One row per station and hour (local time, the hour that starts then).
+-- A negative value (-99) is the analyser's invalid flag: kept as null, counted in
+-- flagged_invalid, never averaged, and not a reason to reject the row.
+select
+    _line,
+    $year::integer as year,
+    trim(station_code) as station_code,
+    station_name,
+    trim(district_code) as district_code,
+    try_strptime(trim("time"), '%Y-%m-%d %H:%M') as measured_at,
+    case when as_num(so2) >= 0 then as_num(so2) end as so2,
+    case when as_num(no2) >= 0 then as_num(no2) end as no2,
+    case when as_num(pm10) >= 0 then as_num(pm10) end as pm10,
+    case when as_num(o3) >= 0 then as_num(o3) end as o3,
+    case when as_num(pm25) >= 0 then as_num(pm25) end as pm25,
+    case when as_num(co) >= 0 then as_num(co) end as co,
+    (coalesce(as_num(so2) < 0, false)::int + coalesce(as_num(no2) < 0, false)::int
+     + coalesce(as_num(pm10) < 0, false)::int + coalesce(as_num(o3) < 0, false)::int
+     + coalesce(as_num(pm25) < 0, false)::int + coalesce(as_num(co) < 0, false)::int
+    )::integer as flagged_invalid,
+    violations([
+        case when _error is not null then v('*', 'parsable row', _error) end,
+        case when blank(station_code) then v('station_code', 'required', station_code) end,
+        case when trim(district_code) not in (select district_code from reference.districts)
+                  or district_code is null then v('district_code', 'in districts.csv', district_code) end,
+        case when not coalesce(regexp_full_match(trim("time"), '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:00'), false)
+                  or try_strptime(trim("time"), '%Y-%m-%d %H:%M') is null
+                  then v('time', 'YYYY-MM-DD HH:00', "time")
+             when year(strptime(trim("time"), '%Y-%m-%d %H:%M')) <> $year
+                  then v('time', 'in reporting year ' || $year, "time")
+             when count(*) over (partition by trim(station_code), trim("time")) > 1
+                  then v('time', 'unique per station', "time") end,
+        case when not blank(so2) and not is_num(so2) then v('so2', 'decimal', so2) end,
+        case when not blank(no2) and not is_num(no2) then v('no2', 'decimal', no2) end,
+        case when not blank(pm10) and not is_num(pm10) then v('pm10', 'decimal', pm10) end,
+        case when not blank(o3) and not is_num(o3) then v('o3', 'decimal', o3) end,
+        case when not blank(pm25) and not is_num(pm25) then v('pm25', 'decimal', pm25) end,
+        case when not blank(co) and not is_num(co) then v('co', 'decimal', co) end
+    ]) as _violations
+from _delivery

@@ -1,0 +1,21 @@
+-- One row per district and reporting year: domestic sewage generated and collected (10,000 t).
+select
+    _line,
+    $year::integer as year,
+    trim(district_code) as district_code,
+    as_num(sewage_generated) as sewage_generated,
+    as_num(sewage_collected) as sewage_collected,
+    violations([
+        case when _error is not null then v('*', 'parsable row', _error) end,
+        case when trim(district_code) not in (select district_code from reference.districts)
+                  or district_code is null then v('区县代码', 'in districts.csv', district_code)
+             when count(*) over (partition by trim(district_code)) > 1
+                  then v('区县代码', 'one row per district', district_code) end,
+        coalesce(num_rule('生活污水产生量（万吨）', sewage_generated, 0, 1e12),
+                 case when as_num(sewage_generated) = 0
+                      then v('生活污水产生量（万吨）', '> 0', sewage_generated) end),
+        coalesce(num_rule('生活污水集中收集量（万吨）', sewage_collected, 0, 1e12),
+                 case when as_num(sewage_collected) > as_num(sewage_generated)
+                      then v('生活污水集中收集量（万吨）', '<= generated', sewage_collected) end)
+    ]) as _violations
+from _delivery

@@ -1,0 +1,32 @@
+-- One row per health institution and reporting year; district by name, alias or code.
+select
+    d._line,
+    $year::integer as year,
+    trim(d.org_code) as org_code,
+    trim(d.org_name) as org_name,
+    n.district_code,
+    d.district as district_as_delivered,
+    trim(d.category) as category,
+    as_int(d.beds) as beds,
+    as_int(d.physicians) as physicians,
+    as_int(d.general_practitioners) as general_practitioners,
+    as_int(d.nurses) as nurses,
+    violations([
+        case when d._error is not null then v('*', 'parsable row', d._error) end,
+        case when not coalesce(regexp_full_match(trim(d.org_code), '[0-9A-Z]{18}'), false)
+                  then v('机构代码', 'text(18) unified social credit code', d.org_code)
+             when count(*) over (partition by trim(d.org_code)) > 1
+                  then v('机构代码', 'unique in sheet', d.org_code) end,
+        case when blank(d.org_name) then v('机构名称', 'not empty', d.org_name) end,
+        case when n.district_code is null then v('区县', 'a district name, alias or code', d.district) end,
+        in_set('机构类别', d.category, ['医院', '妇幼保健院', '专科疾病防治院', '社区卫生服务中心',
+                                        '社区卫生服务站', '乡镇卫生院', '门诊部', '诊所']),
+        int_rule('实有床位数', d.beds, 0),
+        int_rule('执业（助理）医师数', d.physicians, 0),
+        coalesce(int_rule('全科医生数', d.general_practitioners, 0),
+                 case when as_int(d.general_practitioners) > as_int(d.physicians)
+                      then v('全科医生数', '<= physicians', d.general_practitioners) end),
+        int_rule('注册护士数', d.nurses, 0)
+    ]) as _violations
+from _delivery d
+left join _district_names n on n.raw_value = d.district

@@ -1,0 +1,29 @@
+-- One row per pension enrolment (person and scheme) and reporting year. RESTRICTED.
+-- Quarantined values of person_key are never stored: the rule and line are enough.
+select
+    _line,
+    $year::integer as year,
+    person_key,
+    district_code,
+    scheme,
+    as_int(birth_year)::integer as birth_year,
+    sex,
+    status,
+    violations([
+        case when _error is not null then v('*', 'parsable row', 'line is not a JSON object') end,
+        case when not coalesce(regexp_full_match(person_key, '[0-9a-f]{64}'), false)
+                  then v('person_key', '64 lowercase hex', '(withheld)')
+             when count(*) over (partition by person_key, scheme) > 1
+                  then v('person_key', '(person_key, scheme) unique in file', '(withheld)') end,
+        case when district_code is null or district_code not in
+                  (select district_code from reference.districts)
+             then v('district_code', 'in districts.csv', district_code) end,
+        in_set('scheme', scheme, ['employee', 'resident']),
+        case when blank(birth_year) then v('birth_year', 'required', birth_year)
+             when not is_int(birth_year) then v('birth_year', 'integer', birth_year)
+             when as_int(birth_year) < 1900 or as_int(birth_year) > $year
+                  then v('birth_year', '1900 to ' || $year, birth_year) end,
+        in_set('sex', sex, ['M', 'F']),
+        in_set('status', status, ['contributing', 'receiving', 'suspended'])
+    ]) as _violations
+from _delivery

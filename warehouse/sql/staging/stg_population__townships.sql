@@ -1,0 +1,38 @@
+-- One row per township and reporting year; rule violations in _violations.
+select
+    _line,
+    $year::integer as year,
+    trim(district_code) as district_code,
+    trim(township_code) as township_code,
+    trim(township_name) as township_name,
+    as_int(resident_total) as resident_total,
+    as_int(age_0_2) as age_0_2,
+    as_int(age_3_5) as age_3_5,
+    as_int(age_6_14) as age_6_14,
+    as_int(age_15_59) as age_15_59,
+    as_int(age_60_plus) as age_60_plus,
+    violations([
+        case when _error is not null then v('*', 'parsable row', _error) end,
+        case when blank(year) then v('年份', 'required', year)
+             when not is_int(year) or as_int(year) <> $year then v('年份', 'equals ' || $year, year) end,
+        case when trim(district_code) not in (select district_code from reference.districts)
+                  or district_code is null then v('区县代码', 'in districts.csv', district_code) end,
+        case when not coalesce(regexp_full_match(trim(township_code), '[0-9]{9}'), false)
+                  then v('镇街代码', 'text(9) digits', township_code)
+             when not starts_with(trim(township_code), coalesce(trim(district_code), '#'))
+                  then v('镇街代码', 'starts with district_code', township_code)
+             when count(*) over (partition by trim(township_code)) > 1
+                  then v('镇街代码', 'unique in file', township_code) end,
+        case when blank(township_name) then v('镇街名称', 'not empty', township_name) end,
+        coalesce(int_rule('常住人口', resident_total, 0),
+                 case when as_int(resident_total) = 0 then v('常住人口', '> 0', resident_total) end),
+        int_rule('0-2岁', age_0_2, 0),
+        int_rule('3-5岁', age_3_5, 0),
+        int_rule('6-14岁', age_6_14, 0),
+        int_rule('15-59岁', age_15_59, 0),
+        int_rule('60岁及以上', age_60_plus, 0),
+        case when as_int(age_0_2) + as_int(age_3_5) + as_int(age_6_14) + as_int(age_15_59)
+                  + as_int(age_60_plus) <> as_int(resident_total)
+             then v('常住人口', 'age groups add up to the total', resident_total) end
+    ]) as _violations
+from _delivery
