@@ -1,0 +1,38 @@
+"""Real materialisations of the ingest assets on a temporary warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from assets import eldercare, environment, health, pension, population, reference, schools
+from assets.partitions import reporting_year
+from pipelines.resources import DuckDBWarehouse, LandingZone
+
+FEED_ASSETS = {
+    "population": population.ingest_population, "schools": schools.ingest_schools,
+    "health": health.ingest_health, "pension": pension.ingest_pension,
+    "eldercare": eldercare.ingest_eldercare, "environment": environment.ingest_environment,
+}
+
+
+def resources(landing: Path, db: Path) -> dict:
+    return {"warehouse": DuckDBWarehouse(path=str(db)), "landing": LandingZone(path=str(landing))}
+
+
+def load_reference(landing: Path, db: Path) -> None:
+    result = dg.materialize(dg.load_assets_from_modules([reference]),
+                            resources=resources(landing, db))
+    assert result.success
+
+
+def ingest(landing: Path, db: Path, year: int, feeds=None, instance=None,
+           raise_on_error: bool = False) -> dg.ExecuteInProcessResult:
+    """Materialise the ingest assets of some feeds for one year (a real Dagster run)."""
+    instance = instance or dg.DagsterInstance.ephemeral()
+    if not instance.has_dynamic_partition(reporting_year.name, str(year)):
+        instance.add_dynamic_partitions(reporting_year.name, [str(year)])
+    chosen = [FEED_ASSETS[f] for f in (feeds or FEED_ASSETS)]
+    return dg.materialize(chosen, partition_key=str(year), instance=instance,
+                          resources=resources(landing, db), raise_on_error=raise_on_error)

@@ -1,0 +1,260 @@
+"""Ingest with real DuckDB files, real materialisations and real GX validations."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from ingest_helpers import ingest, load_reference
+from junheng.demo.generator import Options, generate
+
+# Ledger defect class -> (feed, column as delivered, quarantine rule)
+RULES = {
+    ("schools", "teachers_zero_with_pupils"): ("专任教师数", "> 0 where enrolled > 0"),
+    ("schools", "unknown_district"): ("所在区县", "a district name or alias"),
+    ("schools", "duplicate_key"): ("学校标识码", "unique in file"),
+    ("health", "gp_above_physicians"): ("全科医生数", "<= physicians"),
+    ("health", "unknown_district"): ("区县", "a district name, alias or code"),
+    ("health", "duplicate_key"): ("机构代码", "unique in sheet"),
+    ("eldercare", "nursing_above_beds"): ("护理型床位数", "<= beds"),
+    ("eldercare", "unknown_district"): ("区县代码", "in districts.csv"),
+    ("eldercare", "duplicate_key"): ("机构编码", "unique in file"),
+    ("environment", "duplicate_key"): ("time", "unique per station"),
+    ("pension", "unknown_district"): ("district_code", "in districts.csv"),
+    ("pension", "birth_year_out_of_range"): ("birth_year", "1900 to {year}"),
+    ("pension", "duplicate_key"): ("person_key", "(person_key, scheme) unique in file"),
+}
+
+
+@pytest.fixture(scope="session")
+def ingested(demo_defects, tmp_path_factory):
+    landing, opts = demo_defects
+    db = tmp_path_factory.mktemp("wh") / "w.duckdb"
+    load_reference(landing, db)
+    result = ingest(landing, db, opts.years[0])
+    return landing, db, opts.years[0], result
+
+
+def _q(db: Path, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_every_feed_loads(ingested):
+    landing, db, year, result = ingested
+    assert result.success
+    rows = dict(_q(db, "select file_name, status from quality.deliveries where year = ?", [year]))
+    assert set(rows.values()) == {"loaded"} and len(rows) == 8
+    for table in ("stg_population__townships", "stg_schools__schools", "stg_health__institutions",
+                  "stg_health__districts", "stg_pension__enrolments", "stg_eldercare__facilities",
+                  "stg_eldercare__home_care", "stg_environment__air_quality",
+                  "stg_environment__sewage"):
+        n, districts = _q(db, f"select count(*), count(distinct district_code) from staging.{table} "
+                              "where year = ?", [year])[0]
+        assert n > 0 and districts == 10, table
+
+
+def test_defect_rows_are_quarantined_with_the_right_rule(ingested):
+    landing, db, year, _ = ingested
+    ledger = pd.read_csv(landing / ".demo/defects.csv")
+    quarantine = pd.DataFrame(_q(db, "select feed, file_name, line, column_name, rule "
+                                     "from quality.quarantine where year = ?", [year]),
+                              columns=["feed", "file_name", "line", "column_name", "rule"])
+    for (feed, defect), (column, rule) in RULES.items():
+        rule = rule.format(year=year)
+        expected = set(map(tuple, ledger.loc[(ledger.feed == feed) & (ledger.defect == defect),
+                                             ["file_name", "line"]].to_numpy()))
+        got = set(map(tuple, quarantine.loc[(quarantine.feed == feed) &
+                                            (quarantine.column_name == column) &
+                                            (quarantine.rule == rule),
+                                            ["file_name", "line"]].to_numpy()))
+        assert expected and expected == got, (feed, defect, len(expected), len(got))
+
+
+def test_sentinels_are_counted_not_rejected(ingested):
+    landing, db, year, _ = ingested
+    ledger = pd.read_csv(landing / ".demo/defects.csv")
+    sentinel = set(ledger.loc[ledger.defect == "sentinel_-99", "line"])
+    dup = set(ledger.loc[(ledger.feed == "environment") & (ledger.defect == "duplicate_key"),
+                         "line"])
+    staged = dict(_q(db, "select _line, flagged_invalid from staging.stg_environment__air_quality "
+                         "where year = ? and flagged_invalid > 0", [year]))
+    assert sentinel - dup and set(staged) == sentinel - dup
+    assert all(v >= 1 for v in staged.values())
+
+
+def test_rows_reconcile_per_delivery(ingested):
+    _, db, year, result = ingested
+    for read, loaded, rejected in _q(db, "select rows_read, rows_loaded, rows_rejected "
+                                         "from quality.deliveries where year = ?", [year]):
+        assert read == loaded + rejected and read > 0
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 27  # 9 staging tables x (critical, warning, reconcile)
+    assert all(c.passed for c in checks if c.check_name != "warning_expectations")
+
+
+def test_materialisations_report_counts_as_numbers(ingested):
+    _, _, _, result = ingested
+    mats = {tuple(m.asset_key.path): m.metadata
+            for m in result.get_asset_materialization_events()
+            for m in [m.materialization]}
+    meta = mats[("staging", "stg_schools__schools")]
+    assert isinstance(meta["rows_read"], dg.IntMetadataValue)
+    assert meta["rows_read"].value == meta["rows_loaded"].value + meta["rows_rejected"].value
+    assert isinstance(meta["rejected_share"], dg.FloatMetadataValue)
+    assert "school_id" in meta["preview"].value
+    assert "person_key" not in mats[("staging", "stg_pension__enrolments")]["preview"].value
+
+
+def test_data_docs_are_built_beside_the_warehouse(ingested):
+    _, db, _, _ = ingested
+    index = db.parent / "data_docs" / "index.html"
+    assert index.exists()
+    pages = list((db.parent / "data_docs" / "validations").rglob("*.html"))
+    assert len(pages) >= 18
+
+
+# ------------------------------------------------------------------ one year, changed in place
+
+@pytest.fixture()
+def small(tmp_path):
+    landing = tmp_path / "landing"
+    generate(landing, Options(years=(2022,), scale=0.002))
+    db = tmp_path / "wh" / "w.duckdb"
+    load_reference(landing, db)
+    assert ingest(landing, db, 2022).success
+    return landing, db
+
+
+def _table_digest(db: Path, table: str) -> str:
+    rows = _q(db, f"select * from {table} order by all")
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("feed, file_name, damage, problem", [
+    ("pension", "pension_2022.jsonl.gz", lambda b: b[: len(b) // 2], "gzip"),
+    ("schools", "schools_2022.csv", lambda b: b.decode("gbk").encode("utf-8"), "GBK"),
+    ("eldercare", "home_care_2022.csv",
+     lambda b: b"\n".join(b",".join(x.split(b",")[:2]) for x in b.split(b"\n")),
+     "missing required column"),
+    ("health", "health_2022.xlsx", None, "sheet 区县指标 is missing"),
+])
+def test_unreadable_delivery_fails_its_feed_and_keeps_earlier_data(small, feed, file_name,
+                                                                    damage, problem):
+    landing, db = small
+    path = landing / feed / "2022" / file_name
+    staged = {t: _table_digest(db, t) for t in _feed_tables(db, feed)}
+    if damage is None:
+        _drop_sheet(path, "区县指标")
+    else:
+        path.write_bytes(damage(path.read_bytes()))
+    result = ingest(landing, db, 2022, feeds=[feed])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
+    assert file_name in message and problem in message, message
+    assert {t: _table_digest(db, t) for t in staged} == staged
+    status = _q(db, "select status, message from quality.deliveries where file_name = ? "
+                    "order by recorded_at desc limit 1", [file_name])[0]
+    assert status[0] == "failed" and problem in status[1]
+
+
+def _feed_tables(db: Path, feed: str) -> list[str]:
+    return [f"{s}.{t}" for s, t in _q(db, "select schema_name, table_name from duckdb_tables() "
+                                          "where schema_name in ('raw', 'staging')")
+            if t.startswith(feed) or t.startswith(f"stg_{feed}")]
+
+
+def _drop_sheet(path: Path, sheet: str) -> None:
+    from python_calamine import CalamineWorkbook
+    import xlsxwriter
+
+    wb = CalamineWorkbook.from_path(str(path))
+    keep = [s for s in wb.sheet_names if s != sheet]
+    data = {s: wb.get_sheet_by_name(s).to_python() for s in keep}
+    out = xlsxwriter.Workbook(str(path))
+    for s in keep:
+        ws = out.add_worksheet(s)
+        for r, row in enumerate(data[s]):
+            ws.write_row(r, 0, row)
+    out.close()
+
+
+def test_superseding_delivery_replaces_the_year_and_both_stay_archived(small):
+    landing, db = small
+    path = landing / "schools" / "2022" / "schools_2022.csv"
+    old_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    text = path.read_bytes().decode("gbk").splitlines()
+    path.write_bytes(("\r\n".join(text[:-10]) + "\r\n").encode("gbk"))  # corrected: 10 fewer
+    before = _q(db, "select count(*) from raw.schools__schools where _year = 2022")[0][0]
+    assert ingest(landing, db, 2022, feeds=["schools"]).success
+    after = _q(db, "select count(*) from raw.schools__schools where _year = 2022")[0][0]
+    assert after == before - 10
+    statuses = dict(_q(db, "select sha256, status from quality.deliveries "
+                           "where file_name = 'schools_2022.csv'"))
+    assert statuses[old_sha] == "superseded" and sorted(statuses.values()) == ["loaded",
+                                                                              "superseded"]
+    archived = {p.name.split(".")[0] for p in (db.parent / "archive").rglob("*.csv")}
+    assert old_sha in archived and len(archived & set(statuses)) == 2
+
+
+def test_rerunning_the_same_delivery_changes_nothing(small):
+    landing, db = small
+    tables = ["raw.pension__enrolments", "staging.stg_pension__enrolments",
+              "staging.stg_schools__schools", "quality.quarantine"]
+    before = {t: _table_digest(db, t) for t in tables}
+    deliveries = _q(db, "select count(*) from quality.deliveries")[0][0]
+    result = ingest(landing, db, 2022)
+    assert result.success
+    assert {t: _table_digest(db, t) for t in tables} == before
+    assert _q(db, "select count(*) from quality.deliveries")[0][0] == deliveries
+    mats = result.get_asset_materialization_events()
+    assert all(m.materialization.metadata["unchanged"].value for m in mats)
+
+
+def test_critical_expectation_failure_blocks_downstream(small):
+    landing, db = small
+    path = landing / "population" / "2022" / "population_2022.csv"
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    # Taicang's townships are missing from the delivery: all 10 districts are required.
+    path.write_text("\n".join(x for x in lines if ",320585," not in x) + "\n", encoding="utf-8")
+    result = ingest(landing, db, 2022, feeds=["population", "eldercare"])
+    assert not result.success
+    checks = {(c.asset_key.path[-1], c.check_name): c.passed
+              for c in result.get_asset_check_evaluations()}
+    assert checks[("stg_population__townships", "critical_expectations")] is False
+    ran = {m.materialization.asset_key.path[-1] for m in result.get_asset_materialization_events()}
+    assert "stg_population__townships" in ran
+    assert not ran & {"stg_eldercare__facilities", "stg_eldercare__home_care"}
+    failed = _q(db, "select failures from quality.check_results where table_name = "
+                    "'stg_population__townships' and suite = 'critical'")[0][0]
+    assert "districts_present" in failed or "district_code" in failed
+
+
+def test_unexpected_files_are_recorded_not_read(small):
+    landing, db = small
+    (landing / "schools" / "2022" / "schools_2022 (1).csv").write_bytes(b"x")
+    shutil.copy(landing / "schools" / "2022" / "schools_2022.csv",
+                landing / "schools" / "2022" / "schools_2021.csv")
+    assert ingest(landing, db, 2022, feeds=["schools"]).success
+    rows = dict(_q(db, "select file_name, message from quality.deliveries "
+                       "where status = 'unexpected'"))
+    assert set(rows) == {"schools_2022 (1).csv", "schools_2021.csv"}
+    assert "folder is 2022" in rows["schools_2021.csv"]
+
+
+def test_truncated_gzip_is_detected_independently(small):
+    landing, _ = small
+    data = (landing / "pension/2022/pension_2022.jsonl.gz").read_bytes()
+    with pytest.raises(EOFError):
+        gzip.decompress(data[: len(data) // 2])
