@@ -11,8 +11,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-
 from ingest_helpers import ingest, load_reference
+
 from junheng.demo.generator import Options, generate
 
 # Ledger defect class -> (feed, column as delivered, quarantine rule)
@@ -59,8 +59,8 @@ def test_every_feed_loads(ingested):
                   "stg_health__districts", "stg_pension__enrolments", "stg_eldercare__facilities",
                   "stg_eldercare__home_care", "stg_environment__air_quality",
                   "stg_environment__sewage"):
-        n, districts = _q(db, f"select count(*), count(distinct district_code) from staging.{table} "
-                              "where year = ?", [year])[0]
+        n, districts = _q(db, "select count(*), count(distinct district_code) "
+                              f"from staging.{table} where year = ?", [year])[0]
         assert n > 0 and districts == 10, table
 
 
@@ -176,8 +176,8 @@ def _feed_tables(db: Path, feed: str) -> list[str]:
 
 
 def _drop_sheet(path: Path, sheet: str) -> None:
-    from python_calamine import CalamineWorkbook
     import xlsxwriter
+    from python_calamine import CalamineWorkbook
 
     wb = CalamineWorkbook.from_path(str(path))
     keep = [s for s in wb.sheet_names if s != sheet]
