@@ -166,8 +166,9 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                 fresh = []
                 for r in result.parts:
                     prof = profile(con, r.part.staging, year, r.rows_read, r.rows_rejected)
-                    for level in ("critical", "warning"):
-                        o = gx.validate(con, r.part.staging, level, year, prof)
+                    found = gx.validate(con, r.part.staging, year, prof,
+                                        run_name=context.run_id[:8])
+                    for level, o in found.items():
                         outcomes[r.part.staging, level] = o
                         fresh.append(o)
                 _record(con, feed, year, fresh, context.run_id)

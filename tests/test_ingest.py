@@ -121,7 +121,7 @@ def test_data_docs_are_built_beside_the_warehouse(ingested):
     index = db.parent / "data_docs" / "index.html"
     assert index.exists()
     pages = list((db.parent / "data_docs" / "validations").rglob("*.html"))
-    assert len(pages) >= 18
+    assert len(pages) >= 9  # one page per staging table (critical and warning suites together)
 
 
 # ------------------------------------------------------------------ one year, changed in place

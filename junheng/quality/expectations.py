@@ -1,18 +1,18 @@
 """Great Expectations suites (expectations/*.json) run on frames pulled from DuckDB.
 
 GX 1.x cannot validate DuckDB through SQLAlchemy (great_expectations issues 10738
-and 11579), so each suite runs on pandas frames that DuckDB hands over:
+and 11579), so each suite runs on one pandas frame that DuckDB hands over:
 
-- `rows`: the staging rows of one year, only the columns the suite names (plus
-  any `derived` expressions the suite defines), sampled for big tables
-  (`max_rows` in the suite's meta: a repeatable reservoir sample);
-- `profile`: one row of table-level figures: rows read, loaded and rejected, the
-  rejected share, the previous year's rows and the ratio to them, districts present;
-- `schema`: one row per column, `signature` = "name:TYPE".
+- the staging rows of one year, only the columns the suite names (plus any
+  `derived` expressions the suite defines), sampled for big tables (`max_rows` in
+  the suite's meta: a repeatable reservoir sample);
+- with the table-level figures broadcast as constant columns: rows read, loaded and
+  rejected, the rejected share, last year's rows and the ratio to them, districts
+  present, and `schema_signature` ("name:TYPE,..." of the staging table).
 
-Each expectation names its frame in `meta.frame` (default `rows`). Row rules that
-SQL does better (key uniqueness over 9 million rows, cross-feed membership) stay
-in the staging SQL; GX re-checks what it can cheaply and owns the table-level ones.
+One validation per suite keeps GX cheap. Row rules that SQL does better (key
+uniqueness over 9 million rows, cross-feed membership) stay in the staging SQL; GX
+re-checks what it can cheaply and owns the table-level checks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -32,7 +33,6 @@ from junheng.sql import ident, one
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 LEVELS = ("critical", "warning")
-FRAMES = ("rows", "profile", "schema")
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 log = logging.getLogger(__name__)
@@ -63,39 +63,38 @@ def load_suite(table: str, level: str) -> dict:
     return json.loads(suite_path(table, level).read_text(encoding="utf-8"))
 
 
-def _needed_columns(suite: dict) -> list[str]:
+def _needed_columns(suite: dict, profile_columns) -> list[str]:
     cols: list[str] = []
     derived = suite.get("meta", {}).get("derived", {})
     for e in suite["expectations"]:
-        if e.get("meta", {}).get("frame", "rows") != "rows":
-            continue
         kw = e["kwargs"]
         for key in ("column", "column_A", "column_B"):
             if key in kw:
                 cols.append(kw[key])
         cols += kw.get("column_list", [])
-    return [c for c in dict.fromkeys(cols) if c not in derived]
+    return [c for c in dict.fromkeys(cols) if c not in derived and c not in profile_columns]
 
 
-def frames(con: duckdb.DuckDBPyConnection, table: str, year: int, suite: dict,
-           profile: dict) -> dict[str, pd.DataFrame]:
+def frame(con: duckdb.DuckDBPyConnection, table: str, year: int, suite: dict,
+          profile: dict) -> pd.DataFrame:
     meta = suite.get("meta", {})
     derived = meta.get("derived", {})
-    select = [ident(c) for c in _needed_columns(suite)]
+    needed = _needed_columns(suite, profile)
+    select = [ident(c) for c in needed]
     # Derived expressions come from the project's own suite files, never from data.
     select += [f"({expr}) as {ident(name)}" for name, expr in derived.items()]
     sample = ""
     if meta.get("max_rows"):
         sample = f" using sample reservoir({int(meta['max_rows'])} rows) repeatable (42)"
-    out = {"profile": pd.DataFrame([profile])}
+    df = pd.DataFrame(columns=needed)
     if select:
-        out["rows"] = con.execute(
-            f"select {', '.join(select)} from (select * from staging.{ident(table)} "
-            f"where year = ?){sample}", [year]).df()
-    cols = con.execute("select column_name || ':' || data_type from duckdb_columns() "
-                       "where schema_name = 'staging' and table_name = ?", [table]).fetchall()
-    out["schema"] = pd.DataFrame({"signature": [c[0] for c in cols]})
-    return out
+        df = con.execute(f"select {', '.join(select)} from (select * from staging.{ident(table)} "
+                         f"where year = ?){sample}", [year]).df()
+    if df.empty:  # table-level expectations must still see one row
+        df = pd.DataFrame([{c: None for c in [*needed, *derived]}])
+    for k, v in profile.items():
+        df[k] = v
+    return df
 
 
 def profile(con: duckdb.DuckDBPyConnection, table: str, year: int, rows_read: int,
@@ -107,7 +106,11 @@ def profile(con: duckdb.DuckDBPyConnection, table: str, year: int, rows_read: in
                             "and table_name = ? and column_name = 'district_code'", [table])[0]
     districts = one(con, f"select count(distinct district_code) from staging.{ident(table)} "
                          "where year = ?", [year])[0] if has_district else None
+    signature = one(con, "select string_agg(column_name || ':' || data_type, ',' "
+                         "order by column_index) from duckdb_columns() "
+                         "where schema_name = 'staging' and table_name = ?", [table])[0]
     return {
+        "schema_signature": signature,
         "rows_read": rows_read,
         "rows_loaded": loaded,
         "rows_rejected": rows_rejected,
@@ -137,17 +140,12 @@ class Validator:
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             })
         self.source = self.context.data_sources.add_pandas("junheng")
-        self._batches: dict[str, object] = {}
+        asset = self.source.add_dataframe_asset("staging")
+        self._batch = asset.add_batch_definition_whole_dataframe("partition")
         self._definitions: dict[str, object] = {}
+        self.results: list = []
 
-    def _batch_definition(self, frame: str):
-        if frame not in self._batches:
-            asset = self.source.add_dataframe_asset(frame)
-            self._batches[frame] = asset.add_batch_definition_whole_dataframe(frame)
-        return self._batches[frame]
-
-    def _definition(self, name: str, frame: str, expectations: list[dict]):
-        key = f"{name}.{frame}"
+    def _definition(self, key: str, expectations: list[dict]):
         if key not in self._definitions:
             from great_expectations.expectations.expectation_configuration import (
                 ExpectationConfiguration,
@@ -158,33 +156,48 @@ class Validator:
                     type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})))
             suite = self.context.suites.add(suite)
             self._definitions[key] = self.context.validation_definitions.add(
-                self.gx.ValidationDefinition(name=key, data=self._batch_definition(frame),
-                                             suite=suite))
+                self.gx.ValidationDefinition(name=key, data=self._batch, suite=suite))
         return self._definitions[key]
 
-    def validate(self, con: duckdb.DuckDBPyConnection, table: str, level: str, year: int,
-                 profile_row: dict) -> Outcome:
-        suite = load_suite(table, level)
-        data = frames(con, table, year, suite, profile_row)
-        outcome = Outcome(table, level, True, 0, 0)
-        for frame in FRAMES:
-            exps = [e for e in suite["expectations"] if e.get("meta", {}).get("frame", "rows")
-                    == frame]
-            if not exps:
-                continue
-            vd = self._definition(suite["name"], frame, exps)
-            result = vd.run(batch_parameters={"dataframe": data[frame]}, result_format="BASIC")
-            for r in result.results:
-                outcome.evaluated += 1
-                if not r.success:
-                    outcome.passed = False
-                    outcome.failed += 1
-                    outcome.failures.append(_lean(r))
-        return outcome
+    def validate(self, con: duckdb.DuckDBPyConnection, table: str, year: int,
+                 profile_row: dict, run_name: str = "") -> dict[str, Outcome]:
+        """Both suites of a table in one GX validation; outcomes split by level."""
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        suites = {level: load_suite(table, level) for level in LEVELS}
+        merged = {"name": f"staging.{table}",
+                  "meta": {k: v for s in suites.values() for k, v in s["meta"].items()},
+                  "expectations": [{**e, "meta": {**e.get("meta", {}), "severity": level}}
+                                   for level, s in suites.items() for e in s["expectations"]]}
+        data = frame(con, table, year, merged, profile_row)
+        vd = self._definition(merged["name"], merged["expectations"])
+        run_id = RunIdentifier(run_name=f"{year} {run_name}".strip(),
+                               run_time=datetime.now(UTC))
+        result = vd.run(batch_parameters={"dataframe": data}, result_format="BASIC",
+                        run_id=run_id)
+        self.results.append(ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=merged["name"]),
+            run_id=run_id, batch_identifier=result.batch_id))
+        outcomes = {level: Outcome(table, level, True, 0, 0) for level in LEVELS}
+        for r in result.results:
+            o = outcomes[r.expectation_config.meta["severity"]]
+            o.evaluated += 1
+            if not r.success:
+                o.passed = False
+                o.failed += 1
+                o.failures.append(_lean(r))
+        return outcomes
 
     def build_docs(self) -> None:
-        if self.docs_dir is not None:
-            self.context.build_data_docs(site_names=["junheng"])
+        """Render the pages of the validations made since the last call, and the index."""
+        if self.docs_dir is None or not self.results:
+            return
+        self.context.build_data_docs(site_names=["junheng"], resource_identifiers=self.results)
+        self.results = []
 
 
 def _lean(r) -> dict:
