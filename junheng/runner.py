@@ -52,6 +52,12 @@ def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = 
             status = "ok" if result.success else "FAILED (see the run in the UI)"
             echo(f"ingest {key}: {status} in {time.perf_counter() - t:.1f} s "
                  f"(run {result.run_id[:8]})")
+        t = time.perf_counter()
+        result = defs.resolve_job_def("cross_year").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=quiet)
+        ok &= result.success
+        echo(f"progress, convergence, rank sensitivity: {'ok' if result.success else 'FAILED'} "
+             f"in {time.perf_counter() - t:.1f} s")
         echo(f"done in {time.perf_counter() - t0:.1f} s")
         return ok
     finally:

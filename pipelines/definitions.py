@@ -2,8 +2,18 @@
 
 import dagster as dg
 
-from assets import eldercare, environment, health, pension, population, reference, schools
-from pipelines.jobs import ingest_year, reference_data
+from assets import (
+    eldercare,
+    environment,
+    health,
+    indicators,
+    pension,
+    population,
+    progress,
+    reference,
+    schools,
+)
+from pipelines.jobs import cross_year, ingest_year, reference_data
 from pipelines.resources import default_resources
 
 DEPARTMENTS = {
@@ -16,8 +26,10 @@ defs = dg.Definitions(
         *dg.load_assets_from_modules([reference], group_name="reference"),
         *(a for name, module in DEPARTMENTS.items()
           for a in dg.load_assets_from_modules([module], group_name=name)),
+        *dg.load_assets_from_modules([indicators], group_name="indicators"),
+        *dg.load_assets_from_modules([progress], group_name="progress"),
     ],
     asset_checks=dg.load_asset_checks_from_modules([reference]),
-    jobs=[reference_data, ingest_year],
+    jobs=[reference_data, ingest_year, cross_year],
     resources=default_resources(),
 )

@@ -14,7 +14,11 @@ reference_data = dg.define_asset_job(
 ingest_year = dg.define_asset_job(
     "ingest_year",
     selection=dg.AssetSelection.groups("population", "schools", "health", "pension",
-                                       "eldercare", "environment"),
+                                       "eldercare", "environment", "indicators"),
     partitions_def=reporting_year, executor_def=IN_PROCESS,
-    description="Ingest every feed for one reporting year (partition): archive, quarantine, "
-                "stage, check.")
+    description="One reporting year (partition): ingest every feed (archive, quarantine, "
+                "stage, check), then its indicators, index and equalisation measures.")
+
+cross_year = dg.define_asset_job(
+    "cross_year", selection=dg.AssetSelection.groups("progress"), executor_def=IN_PROCESS,
+    description="Target progress, convergence and rank sensitivity over all loaded years.")

@@ -103,9 +103,36 @@ class LandingZone(dg.ConfigurableResource):
         return Path(self.path)
 
 
+class Methodology(dg.ConfigurableResource):
+    """The choices an evaluator may change (methodology.md sections 3 and 6), in one place.
+
+    Set them in the Dagster launchpad (resources.methodology.config) or here. Every result
+    records them: `methodology_version` on every mart, the whole configuration in
+    marts.methodology_config and in each release's manifest.json.
+    """
+
+    aggregation: str = "arithmetic"   # "geometric": product of max(domain, 1) ** weight
+    domain_weights_json: str = ""     # e.g. {"education": 0.3, "health": 0.3, ...}
+    indicator_weights_json: str = ""  # e.g. {"P1": 0.5}; default: the catalogue's weights
+    draws: int = 1000
+    seed: int = 20251231
+
+    def config(self):
+        import json
+
+        from junheng.methodology.index import DOMAINS, Config
+
+        domain = json.loads(self.domain_weights_json) if self.domain_weights_json else \
+            dict.fromkeys(DOMAINS, 0.25)
+        ind = json.loads(self.indicator_weights_json) if self.indicator_weights_json else {}
+        return Config(aggregation=self.aggregation, domain_weights=domain,
+                      indicator_weights=ind, draws=self.draws, seed=self.seed)
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     s = settings()
     return {
         "warehouse": DuckDBWarehouse(path=str(s.warehouse)),
         "landing": LandingZone(path=str(s.landing)),
+        "methodology": Methodology(),
     }

@@ -1,0 +1,148 @@
+"""Per reporting year: indicator values, scores, domains, the attainment index and the
+equalisation measures (methodology.md sections 1 to 4)."""
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from assets.marts_io import catalogue, config_json, districts, replace_year
+from assets.partitions import reporting_year
+from junheng.ingest.feeds import FEEDS
+from junheng.methodology.index import (
+    CITY,
+    DOMAINS,
+    attainment_index,
+    domain_scores,
+    equalisation_measures,
+    indicator_scores,
+    progress_row,
+)
+from junheng.methodology.sources import attach_source_rows, source_rows
+from junheng.sql import sql_text
+from pipelines.resources import DuckDBWarehouse, Methodology
+
+POOL = "duckdb_writer"
+STAGING = [dg.AssetKey(["staging", p.staging]) for f in FEEDS.values() for p in f.parts]
+
+SPECS = {
+    "indicator_values": "One row per year, district (and the city, 320500) and catalogue "
+                        "indicator: value, numerator, denominator, unit, source rows used and "
+                        "rejected.",
+    "pension_dual_enrolments": "One row per year and district: persons enrolled in both "
+                               "pension schemes (counted once for P1, in the district of the "
+                               "employee record), and those whose two records disagree.",
+    "indicator_scores": "One row per year, district (and city) and indicator in the index: "
+                        "fixed-goalpost score, weight and obstacle degree.",
+    "domain_scores": "One row per year, district (and city) and domain: weighted mean score "
+                     "and how many indicators were scored.",
+    "equalisation_index": "One row per year and district (and city): attainment index, rank, "
+                          "gap to and relative to the city, domain scores, targets met; the "
+                          "city row carries the equality-adjusted attainment.",
+    "equalisation_measures": "One row per year and subject (indicator, domain, index): "
+                             "max/min ratio, CV, Williamson, Theil T (between/within urban "
+                             "districts and county-level cities), Theil L, Gini, Atkinson(1).",
+}
+
+
+def compute_values(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """indicator_values and pension_dual_enrolments of one year, from staging."""
+    con.execute("create or replace temp table _station_days as "
+                + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
+    con.execute("create or replace temp table _unit_days as "
+                + sql_text("intermediate/int_air_unit_days.sql"))
+    con.execute("create or replace temp table _persons as "
+                + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
+    values = con.execute(sql_text("marts/indicator_parts.sql"), {"year": year}).df()
+    dual = con.execute(
+        "select d.district_code, coalesce(count(p.person_key) filter (p.is_dual), 0) "
+        "as dual_enrolments, coalesce(count(p.person_key) filter (p.is_dual_disagreeing), 0) "
+        "as dual_status_disagreeing from reference.districts d left join _persons p "
+        "using (district_code) group by all order by 1").df()
+    con.execute("drop table _persons; drop table _station_days; drop table _unit_days")
+    values.insert(0, "year", year)
+    dual.insert(0, "year", year)
+    return values, dual
+
+
+def year_marts(values: pd.DataFrame, cat: pd.DataFrame, dist: pd.DataFrame,
+               residents: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
+    """Everything of one year that follows from its indicator values (pure)."""
+    scores = indicator_scores(values, cat, config)
+    domains = domain_scores(scores, cat)
+    index = attainment_index(domains, config, dist)
+    subjects = pd.concat([
+        values.assign(subject_kind="indicator", subject_id=values["indicator_id"]),
+        domains.rename(columns={"score": "value"}).assign(subject_kind="domain",
+                                                         subject_id=domains["domain"]),
+        index.rename(columns={"attainment_index": "value"}).assign(subject_kind="index",
+                                                                  subject_id="attainment"),
+    ])[["year", "subject_kind", "subject_id", "district_code", "value"]]
+    measures = equalisation_measures(subjects, residents, dist)
+    targeted = cat[cat["target_rule"].notna()].set_index("indicator_id")
+    met = {}
+    for r in values[values["indicator_id"].isin(targeted.index)].itertuples(index=False):
+        status = progress_row(None if pd.isna(r.value) else 0.0,
+                              None if pd.isna(r.value) else float(r.value),
+                              float(targeted.loc[r.indicator_id, "target_2025"]),
+                              targeted.loc[r.indicator_id, "target_rule"], int(r.year))["status"]
+        m = met.setdefault(r.district_code, [0, 0])
+        m[0] += status == "achieved"
+        m[1] += status is not None
+    index["targets_met"] = index["district_code"].map(lambda c: met.get(c, [0, 0])[0])
+    index["targets_total"] = index["district_code"].map(lambda c: met.get(c, [0, 0])[1])
+    a1 = measures.loc[(measures["subject_kind"] == "index"), "atkinson_1"]
+    atk = float(a1.iloc[0]) if len(a1) and pd.notna(a1.iloc[0]) else None
+    index["equality_adjusted_attainment"] = [
+        v * (1 - atk) if c == CITY and atk is not None and pd.notna(v) else None
+        for c, v in zip(index["district_code"], index["attainment_index"], strict=True)]
+    index = index[["year", "district_code", "name_zh", "name_en", "group", "attainment_index",
+                   "rank", "gap_to_city", "relative_to_city", *DOMAINS, "targets_met",
+                   "targets_total", "equality_adjusted_attainment"]]
+    for frame in (scores, domains, index, measures):
+        frame["methodology_version"] = config.methodology_version
+    return {"indicator_scores": scores.drop(columns=["domain"]), "domain_scores": domains,
+            "equalisation_index": index, "equalisation_measures": measures}
+
+
+@dg.multi_asset(
+    name="year_marts",
+    specs=[dg.AssetSpec(["marts", name], description=desc, kinds={"duckdb"},
+                        deps=[*STAGING, dg.AssetKey(["reference", "indicators"]),
+                              dg.AssetKey(["reference", "aqi_breakpoints"])])
+           for name, desc in SPECS.items()],
+    partitions_def=reporting_year, pool=POOL,
+    description="Indicators, scores, domains, the attainment index and equalisation "
+                "measures for one reporting year.",
+)
+def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
+                     methodology: Methodology):
+    year = int(context.partition_key)
+    config = methodology.config()
+    with warehouse.connect() as con:
+        cat, dist = catalogue(con), districts(con)
+        values, dual = compute_values(con, year)
+        values = attach_source_rows(values, source_rows(con, year), CITY)
+        values["unit"] = values["indicator_id"].map(cat.set_index("indicator_id")["unit"])
+        values["methodology_version"] = config.methodology_version
+        residents = con.execute(
+            "select year, district_code, sum(resident_total) as residents from "
+            "staging.stg_population__townships where year = ? group by all", [year]).df()
+        marts = {"indicator_values": values, "pension_dual_enrolments": dual,
+                 **year_marts(values, cat, dist, residents, config)}
+        con.execute("create schema if not exists marts; begin transaction")
+        for name, frame in marts.items():
+            replace_year(con, name, year, frame)
+        con.execute("commit")
+    index = marts["equalisation_index"].set_index("district_code")["attainment_index"]
+    for name, frame in marts.items():
+        meta = {"rows": dg.MetadataValue.int(len(frame)), "configuration": config_json(config)}
+        if name == "equalisation_index":
+            meta |= {f"attainment_index_{code}": dg.MetadataValue.float(float(v))
+                     for code, v in index.items() if pd.notna(v)}
+            meta["table"] = dg.MetadataValue.md(
+                marts[name][["district_code", "name_en", "attainment_index", "rank"]]
+                .sort_values("district_code").to_markdown(index=False))
+        if name == "indicator_values":
+            nulls = frame[frame["value"].isna()]
+            meta["null_values"] = dg.MetadataValue.int(len(nulls))
+        yield dg.MaterializeResult(asset_key=["marts", name], metadata=meta)

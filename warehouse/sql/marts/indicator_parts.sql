@@ -1,0 +1,136 @@
+-- One row per district (and the city, 320500) and catalogue indicator of one year: numerator
+-- and denominator, pooled for the city as a ratio of sums (methodology.md section 1).
+-- Needs the temp tables _unit_days (int_air_unit_days) and _persons (int_pension_persons).
+-- The value factor turns the ratio into the catalogue's unit (%, per 1000, per 10000).
+with
+pop as (
+    select district_code, sum(resident_total) as residents, sum(age_3_5) as age_3_5,
+           sum(age_60_plus) as age_60_plus, count(*) as townships
+    from staging.stg_population__townships where year = $year group by all
+),
+sch as (
+    select district_code,
+           sum(enrolled) filter (level = '幼儿园' and is_inclusive) as kg_inclusive,
+           sum(enrolled) filter (level = '幼儿园') as kg_enrolled,
+           count(*) filter (level in ('小学', '初中', '九年一贯制') and is_in_group) as comp_grouped,
+           count(*) filter (level in ('小学', '初中', '九年一贯制')) as comp_schools,
+           sum(enrolled) filter (level in ('小学', '初中', '九年一贯制')) as comp_enrolled,
+           sum(teachers) filter (level in ('小学', '初中', '九年一贯制')) as comp_teachers
+    from staging.stg_schools__schools where year = $year group by all
+),
+hin as (
+    select district_code, sum(physicians) as physicians,
+           sum(general_practitioners) as gps, sum(beds) as beds
+    from staging.stg_health__institutions where year = $year group by all
+),
+hdi as (
+    select * from staging.stg_health__districts where year = $year
+),
+eld as (
+    select district_code,
+           sum(nursing_beds) filter (facility_type in ('养老机构', '区域性养老服务中心'))
+               as care_nursing_beds,
+           sum(beds) filter (facility_type in ('养老机构', '区域性养老服务中心')) as care_beds,
+           sum(beds) as all_beds,
+           count(distinct township_code) filter (is_comprehensive) as townships_covered
+    from staging.stg_eldercare__facilities where year = $year group by all
+),
+home as (
+    select district_code, sum(home_visit_elderly) as home_visit
+    from staging.stg_eldercare__home_care where year = $year group by all
+),
+pen as (
+    select district_code,
+           count(*) filter (has_contributing) as contributing,
+           count(*) as eligible
+    from _persons
+    where age between 16 and 59 and has_contributing_or_suspended
+    group by all
+),
+sew as (
+    select district_code, sewage_collected, sewage_generated
+    from staging.stg_environment__sewage where year = $year
+),
+air as (
+    select district_code,
+           count(*) filter (is_good) as good_days,
+           count(*) filter (is_valid) as valid_days,
+           sum(pm25_24h) as pm25_sum,
+           count(pm25_24h) as pm25_days
+    from _unit_days group by all
+),
+factors(indicator_id, value_factor) as (
+    values ('E1', 100), ('E2', 100), ('E3', 100), ('E4', 1), ('H1', 1000), ('H2', 10000),
+           ('H3', 1000), ('H4', 1), ('H5', 1), ('H6', 1), ('O1', 100), ('O2', 1000),
+           ('O3', 100), ('O4', 100), ('P1', 100), ('A1', 100), ('A2', 1), ('W1', 100)
+),
+d as (select district_code from reference.districts),
+district_parts as (
+    select d.district_code, p.* from d, lateral (
+        select * from (values
+            ('E1', (select kg_inclusive from sch where sch.district_code = d.district_code),
+                   (select kg_enrolled from sch where sch.district_code = d.district_code)),
+            ('E2', (select comp_grouped from sch where sch.district_code = d.district_code),
+                   (select comp_schools from sch where sch.district_code = d.district_code)),
+            ('E3', (select kg_enrolled from sch where sch.district_code = d.district_code),
+                   (select age_3_5 from pop where pop.district_code = d.district_code)),
+            ('E4', (select comp_enrolled from sch where sch.district_code = d.district_code),
+                   (select comp_teachers from sch where sch.district_code = d.district_code)),
+            ('H1', (select physicians from hin where hin.district_code = d.district_code),
+                   (select residents from pop where pop.district_code = d.district_code)),
+            ('H2', (select gps from hin where hin.district_code = d.district_code),
+                   (select residents from pop where pop.district_code = d.district_code)),
+            ('H3', (select beds from hin where hin.district_code = d.district_code),
+                   (select residents from pop where pop.district_code = d.district_code)),
+            ('H4', (select life_expectancy * residents from hdi join pop using (district_code)
+                    where hdi.district_code = d.district_code),
+                   (select residents from pop where pop.district_code = d.district_code)),
+            ('H5', (select vaccination_rate * residents from hdi join pop using (district_code)
+                    where hdi.district_code = d.district_code),
+                   (select residents from pop where pop.district_code = d.district_code)),
+            ('H6', (select medical_insurance_rate * residents from hdi join pop using (district_code)
+                    where hdi.district_code = d.district_code),
+                   (select residents from pop where pop.district_code = d.district_code)),
+            ('O1', (select care_nursing_beds from eld where eld.district_code = d.district_code),
+                   (select care_beds from eld where eld.district_code = d.district_code)),
+            ('O2', (select all_beds from eld where eld.district_code = d.district_code),
+                   (select age_60_plus from pop where pop.district_code = d.district_code)),
+            ('O3', (select coalesce(max(townships_covered), 0) from eld
+                    where eld.district_code = d.district_code),
+                   (select townships from pop where pop.district_code = d.district_code)),
+            ('O4', (select home_visit from home where home.district_code = d.district_code),
+                   (select age_60_plus from pop where pop.district_code = d.district_code)),
+            ('P1', (select contributing from pen where pen.district_code = d.district_code),
+                   (select eligible from pen where pen.district_code = d.district_code)),
+            ('A1', (select good_days from air where air.district_code = d.district_code),
+                   (select valid_days from air where air.district_code = d.district_code)),
+            ('A2', (select pm25_sum from air where air.district_code = d.district_code),
+                   (select pm25_days from air where air.district_code = d.district_code)),
+            ('W1', (select sewage_collected from sew where sew.district_code = d.district_code),
+                   (select sewage_generated from sew where sew.district_code = d.district_code))
+        ) v(indicator_id, numerator, denominator)
+    ) p
+),
+city_parts as (
+    -- Pooled: sums of numerators and denominators. Air is computed from the city's own
+    -- daily series (mean of all stations), never pooled from districts.
+    select '320500' as district_code, indicator_id,
+           sum(numerator) as numerator, sum(denominator) as denominator
+    from district_parts where indicator_id not in ('A1', 'A2') group by all
+    union all
+    select '320500', 'A1', good_days, valid_days from air where district_code = '320500'
+    union all
+    select '320500', 'A2', pm25_sum, pm25_days from air where district_code = '320500'
+)
+select
+    p.district_code,
+    p.indicator_id,
+    cast(p.numerator as double) as numerator,
+    cast(p.denominator as double) as denominator,
+    case when p.denominator is null or p.denominator = 0 or p.numerator is null then null
+         else c.value_factor * p.numerator / p.denominator end as value,
+    case when p.numerator is null or p.denominator is null then 'no source rows'
+         when p.denominator = 0 then 'denominator is zero' end as null_reason
+from (select * from district_parts union all select * from city_parts) p
+join factors c using (indicator_id)
+order by p.indicator_id, p.district_code
