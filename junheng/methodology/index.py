@@ -107,7 +107,7 @@ def attainment_index(domains: pd.DataFrame, config: Config, districts: pd.DataFr
                                          config.aggregation)
     out = wide.reset_index()
     out["rank"] = np.nan
-    for year, g in out.groupby("year"):
+    for _year, g in out.groupby("year"):
         m = g["district_code"] != CITY
         out.loc[g.index[m], "rank"] = rank_desc(g.loc[m, "attainment_index"].to_numpy())
     city = out[out["district_code"] == CITY].set_index("year")["attainment_index"]

@@ -29,7 +29,7 @@ _PARTS = {p.staging: (f.id, p) for f in FEEDS.values() for p in f.parts}
 def source_rows(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
     """table_name, district_code ('?' if unresolvable), used, rejected."""
     frames = []
-    for table, (feed, part) in _PARTS.items():
+    for table, (_feed, part) in _PARTS.items():
         used = con.execute(f"select district_code, count(*) as used from staging.{ident(table)} "
                            "where year = ? group by all", [year]).df()
         col = part.district_column or "district_code"

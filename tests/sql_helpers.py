@@ -1,0 +1,51 @@
+"""In-memory DuckDB with the project's reference tables and macros, for SQL-file tests."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from junheng import SEEDS_DIR
+from junheng.sql import build_table, sql_text
+
+
+def warehouse() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(sql_text("create_schemas.sql"))
+    con.execute(sql_text("create_macros.sql"))
+    for t in ("districts", "indicators", "aqi_breakpoints"):
+        build_table(con, "reference", t, f"reference/{t}.sql",
+                    {"seed": str(SEEDS_DIR / f"{t}.csv")})
+    return con
+
+
+def delivery(con: duckdb.DuckDBPyConnection, columns: dict[str, list]) -> None:
+    """Register rows as the `_delivery` text table the staging SQL reads."""
+    n = len(next(iter(columns.values())))
+    table = pa.table({"_line": list(range(2, n + 2)), "_error": [None] * n,
+                      **{k: pa.array([None if v is None else str(v) for v in vals], pa.string())
+                         for k, vals in columns.items()}})
+    con.register("_delivery_in", table)
+    con.execute("create or replace temp table _delivery as select * from _delivery_in")
+    con.unregister("_delivery_in")
+
+
+def stage(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list],
+          year: int) -> None:
+    """Run a staging SQL file over given delivered rows into staging.<table>."""
+    delivery(con, columns)
+    if table in ("stg_schools__schools", "stg_health__institutions"):
+        con.execute("create or replace temp table _district_names as select distinct "
+                    "district as raw_value, district as district_code from _delivery")
+    con.execute(f"create or replace table staging.{table} as select * exclude (_violations) "
+                f"from ({sql_text(f'staging/{table}.sql')})", {"year": year})
+
+
+def empty_staging(con: duckdb.DuckDBPyConnection, year: int, skip=()) -> None:
+    """Every staging table, empty (typed as the real ones), except those in skip."""
+    from junheng.ingest.feeds import FEEDS
+
+    for feed in FEEDS.values():
+        for part in feed.parts:
+            if part.staging not in skip:
+                stage(con, part.staging, {c: [] for c in part.columns.values()}, year)
