@@ -45,14 +45,22 @@ SPECS = {
 
 
 def compute_values(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """indicator_values and pension_dual_enrolments of one year, from staging."""
+    """indicator_values and pension_dual_enrolments of one year, from staging.
+
+    Sums of doubles run on one thread: a parallel sum adds in a varying order, and the
+    last bits of a value must not change between runs (the release hash depends on them).
+    Only the pension step, which counts, runs in parallel.
+    """
+    threads = con.execute("select current_setting('threads')").fetchall()[0][0]
+    con.execute("create or replace temp table _persons as "
+                + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
+    con.execute("set threads = 1")
     con.execute("create or replace temp table _station_days as "
                 + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
     con.execute("create or replace temp table _unit_days as "
                 + sql_text("intermediate/int_air_unit_days.sql"))
-    con.execute("create or replace temp table _persons as "
-                + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
     values = con.execute(sql_text("marts/indicator_parts.sql"), {"year": year}).df()
+    con.execute(f"set threads = {int(threads)}")
     dual = con.execute(
         "select d.district_code, coalesce(count(p.person_key) filter (p.is_dual), 0) "
         "as dual_enrolments, coalesce(count(p.person_key) filter (p.is_dual_disagreeing), 0) "

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.marts_io import catalogue, config_json, replace_table
-from junheng.methodology.index import convergence, rank_sensitivity, target_progress
+from junheng.methodology.index import cross_year
 from pipelines.resources import DuckDBWarehouse, Methodology
 
 POOL = "duckdb_writer"
@@ -27,24 +27,6 @@ SPECS = {
     "methodology_config": "One row per computation of the cross-year marts: the methodology "
                           "version and the configuration used, as JSON.",
 }
-
-
-def cross_year(values: pd.DataFrame, domains: pd.DataFrame, index: pd.DataFrame,
-               measures: pd.DataFrame, cat: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
-    subjects = pd.concat([
-        domains.rename(columns={"score": "value"}).assign(subject_kind="domain",
-                                                         subject_id=domains["domain"]),
-        index.rename(columns={"attainment_index": "value"}).assign(subject_kind="index",
-                                                                  subject_id="attainment"),
-    ])[["year", "subject_kind", "subject_id", "district_code", "value"]]
-    out = {
-        "target_progress": target_progress(values, cat),
-        "convergence": convergence(measures, subjects),
-        "rank_sensitivity": rank_sensitivity(values, cat, config),
-    }
-    for frame in out.values():
-        frame["methodology_version"] = config.methodology_version
-    return out
 
 
 @dg.multi_asset(

@@ -56,8 +56,17 @@ def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = 
         result = defs.resolve_job_def("cross_year").execute_in_process(
             instance=instance, raise_on_error=False, run_config=quiet)
         ok &= result.success
-        echo(f"progress, convergence, rank sensitivity: {'ok' if result.success else 'FAILED'} "
-             f"in {time.perf_counter() - t:.1f} s")
+        echo(f"progress, convergence, ranks, publication: "
+             f"{'ok' if result.success else 'FAILED'} in {time.perf_counter() - t:.1f} s")
+        if result.success:
+            meta = next(e.materialization.metadata
+                        for e in result.get_asset_materialization_events()
+                        if e.materialization.asset_key.path == ["extracts", "release"])
+            echo(f"release        {meta['path'].value}"
+                 f"{'  (unchanged: same content as before)' if meta['unchanged'].value else ''}")
+            echo(f"LATEST         {settings().extracts / 'LATEST'}")
+            echo(f"query snapshot {meta['query_snapshot'].value}  "
+                 f"(duckdb -readonly {meta['query_snapshot'].value})")
         echo(f"done in {time.perf_counter() - t0:.1f} s")
         return ok
     finally:

@@ -5,6 +5,7 @@ import dagster as dg
 from assets import (
     eldercare,
     environment,
+    extracts,
     health,
     indicators,
     pension,
@@ -13,7 +14,7 @@ from assets import (
     reference,
     schools,
 )
-from pipelines.jobs import cross_year, ingest_year, reference_data
+from pipelines.jobs import cross_year, ingest_year, reference_data, republish
 from pipelines.resources import default_resources
 
 DEPARTMENTS = {
@@ -28,8 +29,9 @@ defs = dg.Definitions(
           for a in dg.load_assets_from_modules([module], group_name=name)),
         *dg.load_assets_from_modules([indicators], group_name="indicators"),
         *dg.load_assets_from_modules([progress], group_name="progress"),
+        *dg.load_assets_from_modules([extracts], group_name="publication"),
     ],
     asset_checks=dg.load_asset_checks_from_modules([reference]),
-    jobs=[reference_data, ingest_year, cross_year],
+    jobs=[reference_data, ingest_year, cross_year, republish],
     resources=default_resources(),
 )

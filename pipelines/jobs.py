@@ -20,5 +20,11 @@ ingest_year = dg.define_asset_job(
                 "stage, check), then its indicators, index and equalisation measures.")
 
 cross_year = dg.define_asset_job(
-    "cross_year", selection=dg.AssetSelection.groups("progress"), executor_def=IN_PROCESS,
-    description="Target progress, convergence and rank sensitivity over all loaded years.")
+    "cross_year", selection=dg.AssetSelection.groups("progress", "publication"),
+    executor_def=IN_PROCESS,
+    description="Target progress, convergence and rank sensitivity over all loaded years, "
+                "then the evaluators' release and the query snapshot.")
+
+republish = dg.define_asset_job(
+    "republish", selection=dg.AssetSelection.groups("publication"), executor_def=IN_PROCESS,
+    description="Publish a release and the query snapshot from the warehouse as it is.")

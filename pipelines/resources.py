@@ -103,6 +103,16 @@ class LandingZone(dg.ConfigurableResource):
         return Path(self.path)
 
 
+class Releases(dg.ConfigurableResource):
+    """Where evaluator releases are written: <extracts>/<release_id>/ and <extracts>/LATEST."""
+
+    path: str
+
+    @property
+    def path_obj(self) -> Path:
+        return Path(self.path)
+
+
 class Methodology(dg.ConfigurableResource):
     """The choices an evaluator may change (methodology.md sections 3 and 6), in one place.
 
@@ -135,4 +145,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "warehouse": DuckDBWarehouse(path=str(s.warehouse)),
         "landing": LandingZone(path=str(s.landing)),
         "methodology": Methodology(),
+        "releases": Releases(path=str(s.extracts)),
     }

@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.definitions import defs
 
-SCHEMAS = {"reference", "raw", "staging", "intermediate", "marts", "quality"}
+SCHEMAS = {"reference", "raw", "staging", "intermediate", "marts", "quality", "extracts"}
 
 
 def test_definitions_load():

@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
+from conftest import ROOT
 
-from junheng.demo.generator import Options, generate
-
-ROOT = Path(__file__).resolve().parents[1]
 YEARS = list(range(2020, 2026))
-
-
-@pytest.fixture(scope="session")
-def full_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("full_run")
-    landing = root / "landing"
-    generate(landing, Options(scale=0.003))
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "JUNHENG_LANDING": str(landing),
-           "JUNHENG_WAREHOUSE": str(root / "wh" / "junheng.duckdb"),
-           "JUNHENG_EXTRACTS": str(root / "extracts")}
-    out = subprocess.run([sys.executable, "-m", "junheng.cli", "run"], env=env,
-                         capture_output=True, text=True, timeout=900)
-    return root, home, out
 
 
 def test_every_run_succeeds_and_is_recorded(full_run):

@@ -285,3 +285,23 @@ def _index(scores, w, dw, geometric, member) -> np.ndarray:
     arith = np.sum(domains * dwn[:, None, :], axis=-1)
     geom = np.exp(np.sum(dwn[:, None, :] * np.log(np.maximum(domains, 1.0)), axis=-1))
     return np.where(geometric[:, None], geom, arith)
+
+
+# --------------------------------------------------------------------------- across years
+
+def cross_year(values: pd.DataFrame, domains: pd.DataFrame, index: pd.DataFrame,
+               measures: pd.DataFrame, cat: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
+    subjects = pd.concat([
+        domains.rename(columns={"score": "value"}).assign(subject_kind="domain",
+                                                         subject_id=domains["domain"]),
+        index.rename(columns={"attainment_index": "value"}).assign(subject_kind="index",
+                                                                  subject_id="attainment"),
+    ])[["year", "subject_kind", "subject_id", "district_code", "value"]]
+    out = {
+        "target_progress": target_progress(values, cat),
+        "convergence": convergence(measures, subjects),
+        "rank_sensitivity": rank_sensitivity(values, cat, config),
+    }
+    for frame in out.values():
+        frame["methodology_version"] = config.methodology_version
+    return out

@@ -1,0 +1,294 @@
+"""Evaluator releases (extracts.md): Parquet tables, manifest, data dictionary, index.html.
+
+A release is written into a hidden folder `<extracts>/.tmp-*`, renamed to its final
+name only when every file is complete, and `LATEST` is replaced in one atomic step
+after that. A failed or withheld run leaves both untouched; a stale `.tmp-*` folder
+from a killed run is removed by the next one.
+
+The content hash covers the tables, the data dictionary, the configuration and the
+inputs, not the creation time or the code version: the same inputs and configuration
+give the same hash, and a re-run that would publish the same content is reported as
+unchanged instead of making a new release.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from junheng import PROJECT_ROOT
+from junheng.ingest.feeds import FEEDS
+from junheng.methodology.index import cross_year
+from junheng.publish.dictionary import TABLES, dictionary_rows, schema
+
+YEAR_TABLES = ("indicator_values", "indicator_scores", "domain_scores", "equalisation_index",
+               "equalisation_measures")
+
+
+class NothingToPublish(Exception):
+    """Every year is withheld: no release, LATEST untouched."""
+
+
+@dataclass
+class Plan:
+    published_years: list[int]
+    withheld: dict[int, list[str]]
+    tables: dict[str, pd.DataFrame]
+    inputs: list[dict]
+    configuration: dict
+    methodology_version: str
+    extras: dict = field(default_factory=dict)   # what index.html shows beyond the tables
+
+
+@dataclass
+class Release:
+    release_id: str
+    path: Path
+    content_hash: str
+    unchanged: bool
+    manifest: dict
+
+
+# --------------------------------------------------------------------------- what to publish
+
+def withheld_years(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int, list[str]]]:
+    """Years that can be published, and the reasons the others are withheld."""
+    years = sorted({r[0] for r in con.execute(
+        "select distinct year from quality.deliveries where status <> 'unexpected'").fetchall()})
+    marts = {r[0] for r in con.execute(
+        "select distinct year from marts.indicator_values").fetchall()} \
+        if _exists(con, "marts", "indicator_values") else set()
+    reasons: dict[int, list[str]] = {}
+    for year in years:
+        why = []
+        for feed in FEEDS.values():
+            for part in feed.parts:
+                n = con.execute(f"select count(*) from staging.{part.staging} where year = ?",
+                                [year]).fetchall()[0][0] \
+                    if _exists(con, "staging", part.staging) else 0
+                if n == 0:
+                    last = con.execute(
+                        "select file_name, status, message from quality.deliveries where "
+                        "feed = ? and year = ? and status <> 'unexpected' "
+                        "order by recorded_at desc limit 1", [feed.id, year]).fetchall()
+                    detail = f"{last[0][1]}: {last[0][2] or last[0][0]}" if last else \
+                        "not delivered"
+                    why.append(f"{feed.id} not loaded ({detail})")
+                    break
+        failed = con.execute(
+            "select feed, table_name, failures from quality.check_results where year = ? "
+            "and suite = 'critical' and not passed order by all", [year]).fetchall()
+        why += [f"{f}: critical expectations failed on {t} ({_short_failures(x)})"
+                for f, t, x in failed]
+        if not why and year not in marts:
+            why.append("indicators not computed for this year")
+        if why:
+            reasons[year] = sorted(set(why))
+    return [y for y in years if y not in reasons], reasons
+
+
+def _short_failures(failures_json: str) -> str:
+    items = json.loads(failures_json or "[]")
+    return "; ".join(f"{i['expectation']} {i.get('column', '')}".strip() for i in items[:3])
+
+
+def _exists(con, schema_name: str, table: str) -> bool:
+    return con.execute("select count(*) from duckdb_tables() where schema_name = ? and "
+                       "table_name = ?", [schema_name, table]).fetchall()[0][0] > 0
+
+
+def plan_release(con: duckdb.DuckDBPyConnection, config) -> Plan:
+    published, withheld = withheld_years(con)
+    if not published:
+        raise NothingToPublish("every reporting year is withheld: "
+                               + "; ".join(f"{y}: {', '.join(r)}" for y, r in withheld.items()))
+    years = tuple(published)
+
+    def read(table: str) -> pd.DataFrame:
+        return con.execute(f"select * from marts.{table} where year in "
+                           f"({', '.join('?' * len(years))}) order by all", list(years)).df()
+
+    tables = {t: read(t) for t in YEAR_TABLES}
+    cat = con.execute("select * from reference.indicators order by indicator_id").df()
+    # Cross-year results over the published years only.
+    tables |= cross_year(tables["indicator_values"], tables["domain_scores"],
+                         tables["equalisation_index"], tables["equalisation_measures"], cat,
+                         config)
+    tables["data_quality"] = data_quality(con, config.methodology_version)
+    inputs = [{"feed": r[0], "year": r[1], "name": r[2], "sha256": r[3]} for r in con.execute(
+        f"select feed, year, file_name, sha256 from quality.deliveries where status = 'loaded' "
+        f"and year in ({', '.join('?' * len(years))}) order by all", list(years)).fetchall()]
+    extras = {"deliveries": con.execute(
+        "select feed, year, file_name, status, rows_read, rows_loaded, rows_rejected, message "
+        "from quality.deliveries order by year, feed, file_name").df()}
+    return Plan(list(years), withheld, tables, inputs, config.as_dict(),
+                config.methodology_version, extras)
+
+
+def data_quality(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame:
+    """One row per delivered file: counts, expectations and (pension) dual enrolments."""
+    dq = con.execute(
+        "select feed, year, file_name, sha256, bytes, rows_read, rows_loaded, rows_rejected, "
+        "status from quality.deliveries order by all").df()
+    table_file = {p.staging: f.pattern for feed in FEEDS.values() for f in feed.files
+                  for p in f.parts}
+    checks = con.execute("select feed, year, table_name, sum(evaluated), sum(failed) from "
+                         "quality.check_results group by all").fetchall()
+    run, failed = {}, {}
+    for feed, year, table, ev, fa in checks:
+        key = (feed, year, table_file[table].format(year=year))
+        run[key] = run.get(key, 0) + int(ev)
+        failed[key] = failed.get(key, 0) + int(fa)
+    duals = dict(con.execute("select year, sum(dual_enrolments) from "
+                             "marts.pension_dual_enrolments group by all").fetchall()) \
+        if _exists(con, "marts", "pension_dual_enrolments") else {}
+    keys = list(zip(dq["feed"], dq["year"], dq["file_name"], strict=True))
+    dq["expectations_run"] = [run.get(k) if s == "loaded" else None
+                              for k, s in zip(keys, dq["status"], strict=True)]
+    dq["expectations_failed"] = [failed.get(k) if s == "loaded" else None
+                                 for k, s in zip(keys, dq["status"], strict=True)]
+    dq["dual_enrolments"] = [duals.get(y) if f == "pension" and s == "loaded" else None
+                             for f, y, s in zip(dq["feed"], dq["year"], dq["status"],
+                                                strict=True)]
+    dq["methodology_version"] = version
+    return dq
+
+
+# --------------------------------------------------------------------------- writing
+
+def to_arrow(name: str, frame: pd.DataFrame) -> pa.Table:
+    cols, keys = TABLES[name]
+    sch = schema(name)
+    arrays = []
+    for f in sch:
+        col = frame[f.name] if f.name in frame else pd.Series([None] * len(frame))
+        if pa.types.is_integer(f.type):
+            col = pd.array(col.astype("Float64").round(), dtype="Int64")
+        arrays.append(pa.array(col, type=f.type, from_pandas=True))
+    table = pa.Table.from_arrays(arrays, schema=sch)
+    return table.sort_by([(k, "ascending") for k in keys])
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode == 0:
+            return out.stdout.strip()
+    except OSError:
+        pass
+    from importlib.metadata import version
+    return version("junheng")
+
+
+def latest(extracts: Path) -> str | None:
+    p = Path(extracts) / "LATEST"
+    return p.read_text(encoding="utf-8").strip() if p.exists() else None
+
+
+def write_release(plan: Plan, extracts: Path, now: datetime | None = None,
+                  on_file: Callable[[str], None] | None = None) -> Release:
+    """Write a release atomically; `on_file(name)` is called after each file (for tests)."""
+    from junheng.publish.html import render_index
+
+    extracts = Path(extracts)
+    extracts.mkdir(parents=True, exist_ok=True)
+    for stale in extracts.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=extracts))
+    try:
+        outputs = []
+        arrow = {}
+        for name in TABLES:
+            table = to_arrow(name, plan.tables[name])
+            arrow[name] = table
+            path = tmp / f"{name}.parquet"
+            pq.write_table(table, path, compression="zstd")
+            outputs.append({"name": path.name, "rows": table.num_rows, "sha256": _sha256(path),
+                            "columns": [{"name": f.name, "type": str(f.type)}
+                                        for f in table.schema]})
+            if on_file:
+                on_file(path.name)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["file", "column", "type", "unit", "description_zh", "description_en", "key"])
+        w.writerows(dictionary_rows())
+        (tmp / "data_dictionary.csv").write_text(buf.getvalue(), encoding="utf-8")
+        outputs.append({"name": "data_dictionary.csv", "rows": len(dictionary_rows()),
+                        "sha256": _sha256(tmp / "data_dictionary.csv"), "columns": []})
+        content = {"outputs": {o["name"]: o["sha256"] for o in outputs},
+                   "configuration": plan.configuration, "inputs": plan.inputs,
+                   "published_years": plan.published_years,
+                   "withheld": {str(k): v for k, v in plan.withheld.items()}}
+        content_hash = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        previous = latest(extracts)
+        if previous and previous.endswith(content_hash[:8]) and (extracts / previous).is_dir():
+            old = json.loads((extracts / previous / "manifest.json").read_text(encoding="utf-8"))
+            if old.get("content_hash") == content_hash:
+                shutil.rmtree(tmp)
+                return Release(previous, extracts / previous, content_hash, True, old)
+        now = now or datetime.now(UTC)
+        release_id = f"{now:%Y%m%dT%H%M%SZ}-{content_hash[:8]}"
+        manifest = {
+            "release_id": release_id, "created_at": now.isoformat(timespec="seconds"),
+            "code_version": code_version(), "methodology_version": plan.methodology_version,
+            "content_hash": content_hash, "configuration": plan.configuration,
+            "published_years": plan.published_years,
+            "withheld_years": [{"year": y, "reasons": r} for y, r in sorted(plan.withheld.items())],
+            "inputs": plan.inputs, "outputs": outputs,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2)
+                                           + "\n", encoding="utf-8")
+        if on_file:
+            on_file("manifest.json")
+        (tmp / "index.html").write_text(render_index(manifest, arrow, plan), encoding="utf-8")
+        if on_file:
+            on_file("index.html")
+        for p in tmp.iterdir():
+            os.chmod(p, 0o444)
+        os.chmod(tmp, 0o755)
+        final = extracts / release_id
+        os.rename(tmp, final)                     # the release appears complete, or not at all
+        _replace_latest(extracts, release_id)     # then LATEST, in one atomic step
+        return Release(release_id, final, content_hash, False, manifest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _replace_latest(extracts: Path, release_id: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".LATEST-", dir=extracts)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(release_id + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, extracts / "LATEST")
+    dir_fd = os.open(extracts, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,252 @@
+"""Releases for evaluators and the statisticians' snapshot, read back with pyarrow."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from conftest import junheng_run, run_env
+
+from junheng.demo.generator import Options, generate
+from junheng.methodology.index import Config
+from junheng.publish.dictionary import TABLES
+from junheng.publish.release import plan_release, write_release
+
+SPEC_COLUMNS = {  # extracts.md, in order (methodology_version on every table)
+    "indicator_values": ["year", "district_code", "indicator_id", "value", "numerator",
+                         "denominator", "unit", "source_rows_used", "source_rows_rejected"],
+    "indicator_scores": ["year", "district_code", "indicator_id", "score", "weight",
+                         "obstacle_degree"],
+    "domain_scores": ["year", "district_code", "domain", "score", "indicators_scored",
+                      "indicators_total"],
+    "equalisation_index": ["year", "district_code", "name_zh", "name_en", "group",
+                           "attainment_index", "rank", "gap_to_city", "relative_to_city",
+                           "education", "health", "elderly", "environment", "targets_met",
+                           "targets_total", "equality_adjusted_attainment"],
+    "equalisation_measures": ["year", "subject_kind", "subject_id", "mean_weighted",
+                              "max_min_ratio", "cv", "williamson", "theil_t", "theil_t_between",
+                              "theil_t_within", "theil_l", "gini", "atkinson_1"],
+    "convergence": ["subject_kind", "subject_id", "first_year", "last_year", "sigma_slope",
+                    "beta", "beta_se", "n"],
+    "target_progress": ["year", "district_code", "indicator_id", "baseline",
+                        "baseline_published", "value", "target", "target_rule", "progress",
+                        "time_share", "status", "actual_cagr", "required_cagr"],
+    "rank_sensitivity": ["year", "district_code", "rank_default", "rank_median", "rank_p05",
+                         "rank_p95", "mean_abs_shift", "draws", "seed"],
+    "data_quality": ["feed", "year", "file_name", "sha256", "bytes", "rows_read", "rows_loaded",
+                     "rows_rejected", "expectations_run", "expectations_failed",
+                     "dual_enrolments", "status"],
+}
+
+
+def _release(root: Path) -> Path:
+    latest = (root / "extracts" / "LATEST").read_text().strip()
+    return root / "extracts" / latest
+
+
+def test_release_id_and_latest(full_run):
+    root, _, out = full_run
+    assert out.returncode == 0, out.stderr[-2000:]
+    latest = (root / "extracts" / "LATEST").read_text()
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}\n", latest)
+    assert f"release        {_release(root)}" in out.stdout
+    assert "query snapshot" in out.stdout
+    manifest = json.loads((_release(root) / "manifest.json").read_text())
+    assert manifest["content_hash"][:8] == latest.strip()[-8:]
+    assert manifest["published_years"] == list(range(2020, 2026))
+
+
+def test_tables_schemas_and_keys(full_run):
+    release = _release(full_run[0])
+    for name, spec in SPEC_COLUMNS.items():
+        table = pq.read_table(release / f"{name}.parquet")
+        cols = table.column_names
+        assert cols[: len(spec)] == spec, name
+        assert "methodology_version" in cols
+        keys = TABLES[name][1]
+        rows = table.select(list(keys)).to_pylist()
+        as_tuples = [tuple(r.values()) for r in rows]
+        assert as_tuples == sorted(as_tuples), f"{name} not sorted by {keys}"
+        assert len(set(as_tuples)) == len(as_tuples), f"{name} keys not unique"
+        meta = pq.read_metadata(release / f"{name}.parquet")
+        assert meta.row_group(0).column(0).compression == "ZSTD"
+    iv = pq.read_table(release / "indicator_values.parquet")
+    assert iv.num_rows == 6 * 11 * 18
+    assert set(iv.column("district_code").to_pylist()) >= {"320500", "320508"}
+
+
+def test_manifest_checksums_verify(full_run):
+    release = _release(full_run[0])
+    manifest = json.loads((release / "manifest.json").read_text())
+    names = {o["name"] for o in manifest["outputs"]}
+    assert names == {f"{t}.parquet" for t in TABLES} | {"data_dictionary.csv"}
+    for o in manifest["outputs"]:
+        assert hashlib.sha256((release / o["name"]).read_bytes()).hexdigest() == o["sha256"]
+        if o["name"].endswith(".parquet"):
+            t = pq.read_table(release / o["name"])
+            assert t.num_rows == o["rows"]
+            assert [c["name"] for c in o["columns"]] == t.column_names
+    assert manifest["configuration"]["draws"] == 1000
+    assert len(manifest["inputs"]) == 6 * 8
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+
+
+def test_data_dictionary_covers_every_column(full_run):
+    release = _release(full_run[0])
+    with open(release / "data_dictionary.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    described = {(r["file"], r["column"]) for r in rows if r["description_zh"]
+                 and r["description_en"] and r["type"]}
+    for name in TABLES:
+        for col in pq.read_schema(release / f"{name}.parquet").names:
+            assert (f"{name}.parquet", col) in described, (name, col)
+
+
+def test_identical_inputs_give_an_identical_content_hash(full_run, tmp_path):
+    root = full_run[0]
+    manifest = json.loads((_release(root) / "manifest.json").read_text())
+    con = duckdb.connect(str(root / "wh" / "junheng.duckdb"), read_only=True)
+    again = write_release(plan_release(con, Config()), tmp_path / "elsewhere")
+    assert again.content_hash == manifest["content_hash"] and not again.unchanged
+    same = write_release(plan_release(con, Config()), tmp_path / "elsewhere")
+    assert same.unchanged and same.release_id == again.release_id
+    other = write_release(plan_release(con, Config(seed=1)), tmp_path / "elsewhere")
+    assert other.content_hash != again.content_hash
+
+
+def test_a_publication_killed_midway_leaves_the_last_release(full_run, tmp_path):
+    root = full_run[0]
+    extracts = root / "extracts"
+    before = sorted(p.name for p in extracts.iterdir())
+    latest = (extracts / "LATEST").read_text()
+    script = textwrap.dedent(f"""
+        import os, signal, duckdb
+        from junheng.methodology.index import Config
+        from junheng.publish.release import plan_release, write_release
+        con = duckdb.connect({str(root / 'wh' / 'junheng.duckdb')!r}, read_only=True)
+        plan = plan_release(con, Config(seed=99))   # new content: would be a new release
+        def die(name):
+            if name == "equalisation_index.parquet":
+                os.kill(os.getpid(), signal.SIGKILL)
+        write_release(plan, {str(extracts)!r}, on_file=die)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert proc.returncode == -9
+    assert (extracts / "LATEST").read_text() == latest
+    after = sorted(p.name for p in extracts.iterdir())
+    assert [n for n in after if not n.startswith(".tmp-")] == before
+    assert any(n.startswith(".tmp-") for n in after)   # half-written, never under a real name
+    con = duckdb.connect(str(root / "wh" / "junheng.duckdb"), read_only=True)
+    write_release(plan_release(con, Config()), extracts)  # the next run cleans up
+    assert not any(n.startswith(".tmp-") for n in (p.name for p in extracts.iterdir()))
+    assert (extracts / "LATEST").read_text() == latest     # same content: unchanged
+
+
+def test_reader_holding_the_snapshot_open_during_a_full_run(full_run):
+    root, _, _ = full_run
+    snapshot = root / "wh" / "junheng_query.duckdb"
+    reader = duckdb.connect(str(snapshot), read_only=True)
+    first = reader.execute("select release_id, created_at from snapshot_info").fetchall()[0]
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def keep_querying():
+        while not stop.is_set():
+            try:
+                reader.execute("select count(*), avg(attainment_index) "
+                               "from marts.equalisation_index").fetchall()
+            except Exception as exc:  # noqa: BLE001 - any error on the reader side fails
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=keep_querying)
+    t.start()
+    out = junheng_run(run_env(root, root / "landing"))
+    stop.set()
+    t.join()
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert not errors
+    assert reader.execute("select release_id, created_at from snapshot_info"
+                          ).fetchall()[0] == first     # the open session keeps its view
+    # A new session (another process: DuckDB shares one instance per file within a process)
+    # sees the new snapshot.
+    probe = subprocess.run([sys.executable, "-c", "import duckdb, sys; print(duckdb.connect("
+                            f"{str(snapshot)!r}, read_only=True).execute('select created_at "
+                            "from snapshot_info').fetchall()[0][0].isoformat())"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() > first[1].isoformat()
+
+
+def test_no_person_level_data_in_any_release_file_or_snapshot(full_run):
+    root = full_run[0]
+    wh = duckdb.connect(str(root / "wh" / "junheng.duckdb"), read_only=True)
+    keys = {r[0] for r in wh.execute("select distinct person_key from "
+                                     "raw.pension__enrolments").fetchall()}
+    assert len(keys) > 1000
+    pattern = re.compile(rb"[0-9a-f]{64}")
+    for release in (root / "extracts").iterdir():
+        if not release.is_dir():
+            continue
+        for f in release.iterdir():
+            data = f.read_bytes()
+            if f.suffix == ".parquet":
+                t = pq.read_table(f)
+                assert "person_key" not in t.column_names
+                data += repr(t.to_pylist()).encode()
+            found = {m.decode() for m in pattern.findall(data)}
+            assert not found & keys, f"person key in {f}"
+    snap = duckdb.connect(str(root / "wh" / "junheng_query.duckdb"), read_only=True)
+    assert snap.execute("select count(*) from duckdb_columns() "
+                        "where column_name = 'person_key'").fetchall()[0][0] == 0
+
+
+def test_index_html_is_self_contained(full_run):
+    page = (_release(full_run[0]) / "index.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "Attainment index by district" in page
+    assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", page)
+    assert "<script" not in page and "url(" not in page
+    for section in ("Domain scores", "Equalisation trend", "Progress towards the 2025 targets",
+                    "How robust are the ranks", "Data quality per delivery", "Files"):
+        assert section in page
+
+
+@pytest.fixture(scope="module")
+def withheld_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("withheld")
+    landing = root / "landing"
+    generate(landing, Options(years=(2020, 2021), scale=0.002))
+    env = run_env(root, landing)
+    first = junheng_run(env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    good = (root / "extracts" / "LATEST").read_text()
+    path = landing / "environment/2021/sewage_2021.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(x for x in lines if not x.startswith("320585")) + "\n",
+                    encoding="utf-8")                      # Taicang missing: critical
+    second = junheng_run(env)
+    return root, good, first, second
+
+
+def test_a_blocked_year_is_withheld_and_earlier_years_still_published(withheld_run):
+    root, good, _, second = withheld_run
+    assert "ingest 2021: FAILED" in second.stdout
+    latest = (root / "extracts" / "LATEST").read_text()
+    assert latest != good
+    manifest = json.loads((root / "extracts" / latest.strip() / "manifest.json").read_text())
+    assert manifest["published_years"] == [2020]
+    withheld = {w["year"]: " ".join(w["reasons"]) for w in manifest["withheld_years"]}
+    assert 2021 in withheld and "critical expectations failed" in withheld[2021]
+    assert "stg_environment__sewage" in withheld[2021]
+    years = set(pq.read_table(root / "extracts" / latest.strip() / "indicator_values.parquet")
+                .column("year").to_pylist())
+    assert years == {2020}
