@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEMO_SCALE ?= 0.02
 
-.PHONY: run test dev demo bench lint clean
+.PHONY: run test dev demo bench lint clean screenshot
 
 # The environment is (re)built when missing or when pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -35,6 +35,10 @@ dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 demo: $(STAMP)
 	$(BIN)/junheng demo-feeds --scale $(DEMO_SCALE)
+
+# Render the latest release's index.html in headless Chromium (apt-get install chromium).
+screenshot:
+	scripts/screenshot.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

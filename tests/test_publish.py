@@ -250,3 +250,15 @@ def test_a_blocked_year_is_withheld_and_earlier_years_still_published(withheld_r
     years = set(pq.read_table(root / "extracts" / latest.strip() / "indicator_values.parquet")
                 .column("year").to_pylist())
     assert years == {2020}
+
+
+@pytest.mark.skipif(not __import__("shutil").which("chromium"),
+                    reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_index_html_renders_in_headless_chromium(full_run, tmp_path):
+    root = full_run[0]
+    out = tmp_path / "index.png"
+    env = {**__import__("os").environ, "JUNHENG_EXTRACTS": str(root / "extracts")}
+    subprocess.run(["bash", "scripts/screenshot.sh", str(_release(root)), str(out)], env=env,
+                   check=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a real, non-blank page

@@ -27,19 +27,27 @@ def _rows(table: pa.Table) -> list[dict]:
     return table.to_pylist()
 
 
-def bar_chart(items: list[tuple[str, float]], ref: float | None, width=640, title="") -> str:
-    """Horizontal bars (label, value 0-100) with an optional reference line (the city)."""
+def bar_chart(items: list[tuple[str, float]], ref: float | None, width=760, title="") -> str:
+    """Horizontal bars (label, value 0-100) with an optional reference line (the city).
+
+    The axis starts at the tens below the lowest value, so that close scores stay apart;
+    the axis labels say where it starts."""
     h = 24 * len(items) + 40
-    left, right = 190, width - 60
-    scale = lambda v: left + (right - left) * max(0.0, min(v, 100.0)) / 100  # noqa: E731
+    left, right = 270, width - 60
+    values = [v for _, v in items if v is not None] + ([ref] if ref is not None else [])
+    lo = max(0.0, math.floor((min(values, default=0) - 2) / 10) * 10)
+
+    def scale(v: float) -> float:
+        return left + (right - left) * (max(lo, min(v, 100.0)) - lo) / (100 - lo)
+
     out = [f'<svg role="img" aria-label="{_e(title)}" width="{width}" height="{h}" '
            f'viewBox="0 0 {width} {h}" xmlns="http://www.w3.org/2000/svg">']
-    for k, tick in enumerate(range(0, 101, 20)):
+    step = 2 if 100 - lo <= 20 else (5 if 100 - lo <= 50 else 10)
+    for tick in range(int(lo), 101, step):
         x = scale(tick)
         out.append(f'<line x1="{x:.1f}" y1="10" x2="{x:.1f}" y2="{h - 25}" stroke="#eee"/>'
                    f'<text x="{x:.1f}" y="{h - 8}" font-size="11" text-anchor="middle">'
                    f'{tick}</text>')
-        del k
     for i, (label, v) in enumerate(items):
         y = 14 + 24 * i
         if v is None:
@@ -76,8 +84,8 @@ def line_chart(series: dict[str, list[tuple[int, float]]], width=640, height=240
     for k in range(5):
         y = ymax * k / 4
         out.append(f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" font-size="10" text-anchor="end">'
-                   f'{y:.3f}</text><line x1="{left}" y1="{sy(y):.1f}" x2="{right}" '
-                   f'y2="{sy(y):.1f}" stroke="#f0f0f0"/>')
+                   f'{y:.{3 if ymax > 0.01 else 5}f}</text><line x1="{left}" '
+                   f'y1="{sy(y):.1f}" x2="{right}" y2="{sy(y):.1f}" stroke="#f0f0f0"/>')
     for i, (name, s) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
         pts = [(sx(x), sy(y)) for x, y in s if y is not None]
@@ -92,10 +100,10 @@ def line_chart(series: dict[str, list[tuple[int, float]]], width=640, height=240
     return "".join(out)
 
 
-def rank_chart(rows: list[dict], names: dict[str, str], width=640) -> str:
+def rank_chart(rows: list[dict], names: dict[str, str], width=760) -> str:
     rows = sorted(rows, key=lambda r: (r["rank_default"] or 99))
     h = 24 * len(rows) + 40
-    left, right = 190, width - 30
+    left, right = 270, width - 30
     sx = lambda r: left + (right - left) * (r - 1) / 9  # noqa: E731
     out = [f'<svg role="img" aria-label="rank intervals" width="{width}" height="{h}" '
            f'viewBox="0 0 {width} {h}" xmlns="http://www.w3.org/2000/svg">']
@@ -208,12 +216,15 @@ def render_index(manifest: dict, tables: dict[str, pa.Table], plan) -> str:
     parts.append(line_chart({
         "Williamson": [(r["year"], r["williamson"]) for r in meas],
         "Gini": [(r["year"], r["gini"]) for r in meas],
+    }, title="Williamson and Gini"))
+    parts.append(line_chart({
         "Theil T": [(r["year"], r["theil_t"]) for r in meas],
-        "Theil between": [(r["year"], r["theil_t_between"]) for r in meas],
-        "Theil within": [(r["year"], r["theil_t_within"]) for r in meas],
-    }, title="equalisation trend"))
+        "between groups": [(r["year"], r["theil_t_between"]) for r in meas],
+        "within groups": [(r["year"], r["theil_t_within"]) for r in meas],
+    }, title="Theil T and its decomposition"))
     parts.append("<p class='note'>Lower is more equal. Theil T splits into the gap between "
-                 "urban districts and county-level cities and the gaps within each group.</p>")
+                 "urban districts and county-level cities (between groups) and the gaps within "
+                 "each group. Population-weighted across the ten districts.</p>")
     conv = [r for r in _rows(tables["convergence"])]
     parts.append(_table(["Subject", "σ slope (per year)", "β", "β s.e.", "n"],
                         [[_e(f"{r['subject_kind']}: {r['subject_id']}"),
