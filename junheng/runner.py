@@ -16,46 +16,75 @@ import dagster as dg
 
 from junheng.ingest.feeds import FEEDS
 from junheng.ingest.load import years_in_landing
+from junheng.ops.alerts import failure_alert, send
+
+# Runs started here write their own alert; the daemon's failure sensor skips them.
+ALERTED_TAG = "junheng/alert_by"
+
+
+def register_years(instance: dg.DagsterInstance, keys: list[str]) -> None:
+    """Add reporting-year partitions; safe when another run adds the same ones meanwhile."""
+    from assets.partitions import reporting_year
+
+    for _ in range(5):
+        missing = [k for k in keys if not instance.has_dynamic_partition(reporting_year.name, k)]
+        if not missing:
+            return
+        try:
+            instance.add_dynamic_partitions(reporting_year.name, missing)
+        except Exception:  # noqa: BLE001 - a concurrent insert of the same key; look again
+            time.sleep(0.2)
+    raise RuntimeError(f"could not register reporting years {keys}")
 
 
 def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = print,
             instance: dg.DagsterInstance | None = None) -> bool:
-    from assets.partitions import reporting_year
     from pipelines.definitions import defs
     from pipelines.resources import settings
 
-    landing = settings().landing
+    conf = settings()
+    landing = conf.landing
     found = years_in_landing(landing, FEEDS)
     years = tuple(y for y in (years or found) if y in found)
     if not years:
         echo(f"no reporting years found in {landing}")
         return False
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    tags = {ALERTED_TAG: "junheng run"}
+
+    def alert(result) -> None:
+        if not result.success:
+            send(failure_alert(instance, result.run_id), conf.alert_log,
+                 conf.alert_webhook or None)
+            echo(f"  alert written to {conf.alert_log}")
+
     owned = instance is None
     instance = instance or dg.DagsterInstance.get()
     try:
         keys = [str(y) for y in years]
-        missing = [k for k in keys if not instance.has_dynamic_partition(reporting_year.name, k)]
-        if missing:
-            instance.add_dynamic_partitions(reporting_year.name, missing)
+        register_years(instance, keys)
         ok = True
         t0 = time.perf_counter()
         result = defs.resolve_job_def("reference_data").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=quiet)
+            instance=instance, raise_on_error=False, run_config=quiet, tags=tags)
+        alert(result)
         echo(f"reference data: {'ok' if result.success else 'FAILED'}")
         ok &= result.success
         for key in keys:
             t = time.perf_counter()
             result = defs.resolve_job_def("ingest_year").execute_in_process(
-                instance=instance, partition_key=key, raise_on_error=False, run_config=quiet)
+                instance=instance, partition_key=key, raise_on_error=False, run_config=quiet,
+                tags=tags)
             ok &= result.success
             status = "ok" if result.success else "FAILED (see the run in the UI)"
             echo(f"ingest {key}: {status} in {time.perf_counter() - t:.1f} s "
                  f"(run {result.run_id[:8]})")
+            alert(result)
         t = time.perf_counter()
         result = defs.resolve_job_def("cross_year").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=quiet)
+            instance=instance, raise_on_error=False, run_config=quiet, tags=tags)
         ok &= result.success
+        alert(result)
         echo(f"progress, convergence, ranks, publication: "
              f"{'ok' if result.success else 'FAILED'} in {time.perf_counter() - t:.1f} s")
         if result.success:

@@ -14,8 +14,10 @@ from assets import (
     reference,
     schools,
 )
-from pipelines.jobs import cross_year, ingest_year, reference_data, republish
+from pipelines.jobs import ALL_JOBS
 from pipelines.resources import default_resources
+from pipelines.schedules import monthly_monitoring_run
+from pipelines.sensors import landing_zone_sensor, overdue_feeds_sensor, run_failure_alerts
 
 DEPARTMENTS = {
     "population": population, "schools": schools, "health": health, "pension": pension,
@@ -32,6 +34,8 @@ defs = dg.Definitions(
         *dg.load_assets_from_modules([extracts], group_name="publication"),
     ],
     asset_checks=dg.load_asset_checks_from_modules([reference]),
-    jobs=[reference_data, ingest_year, cross_year, republish],
+    jobs=ALL_JOBS,
+    schedules=[monthly_monitoring_run],
+    sensors=[landing_zone_sensor, overdue_feeds_sensor, run_failure_alerts],
     resources=default_resources(),
 )

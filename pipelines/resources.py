@@ -6,6 +6,8 @@
 | JUNHENG_WAREHOUSE   | warehouse/junheng.duckdb                |
 | JUNHENG_EXTRACTS    | data/extracts                           |
 | DAGSTER_HOME        | .dagster_home (holds a link to ./dagster.yaml) |
+| JUNHENG_ALERT_LOG   | data/alerts.log                         |
+| JUNHENG_ALERT_WEBHOOK | (none: alerts go to the log only)     |
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Settings:
     warehouse: Path
     extracts: Path
     dagster_home: Path
+    alert_log: Path
+    alert_webhook: str
 
 
 def _path(var: str, default: str) -> Path:
@@ -44,6 +48,8 @@ def settings() -> Settings:
         warehouse=_path("JUNHENG_WAREHOUSE", "warehouse/junheng.duckdb"),
         extracts=_path("JUNHENG_EXTRACTS", "data/extracts"),
         dagster_home=_path("DAGSTER_HOME", ".dagster_home"),
+        alert_log=_path("JUNHENG_ALERT_LOG", "data/alerts.log"),
+        alert_webhook=os.environ.get("JUNHENG_ALERT_WEBHOOK", ""),
     )
 
 
@@ -103,6 +109,17 @@ class LandingZone(dg.ConfigurableResource):
         return Path(self.path)
 
 
+class Alerts(dg.ConfigurableResource):
+    """Where alerts go: a JSON-lines log, and a webhook (POST, JSON) when one is set."""
+
+    log_path: str
+    webhook: str = ""
+
+    @property
+    def log_path_obj(self) -> Path:
+        return Path(self.log_path)
+
+
 class Releases(dg.ConfigurableResource):
     """Where evaluator releases are written: <extracts>/<release_id>/ and <extracts>/LATEST."""
 
@@ -146,4 +163,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "landing": LandingZone(path=str(s.landing)),
         "methodology": Methodology(),
         "releases": Releases(path=str(s.extracts)),
+        "alerts": Alerts(log_path=str(s.alert_log), webhook=s.alert_webhook),
     }

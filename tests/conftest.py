@@ -54,3 +54,10 @@ def full_run(tmp_path_factory):
     generate(landing, Options(scale=0.003))
     out = junheng_run(run_env(root, landing))
     return root, root / "dagster_home", out
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests sharing the six-year run stay on one xdist worker, so it is built once."""
+    for item in items:
+        if "full_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("full_run"))

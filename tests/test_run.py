@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -18,15 +19,17 @@ def test_every_run_succeeds_and_is_recorded(full_run):
     for year in YEARS:
         assert f"ingest {year}: ok" in out.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
+        # Other tests run `junheng run` again on this instance: count at least one full run.
         runs = instance.get_runs()
-        assert sorted(r.job_name for r in runs) == sorted(
-            ["reference_data", "cross_year"] + ["ingest_year"] * 6)
+        jobs = Counter(r.job_name for r in runs)
+        assert jobs["ingest_year"] >= 6 and jobs["reference_data"] >= 1
+        assert jobs["cross_year"] >= 1
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         assert instance.get_dynamic_partitions("reporting_year") == [str(y) for y in YEARS]
         # The attainment index per district is numeric metadata on every year's partition.
         events = instance.fetch_materializations(
             dg.AssetKey(["marts", "equalisation_index"]), limit=100).records
-        assert len(events) == 6
+        assert {e.partition_key for e in events} == {str(y) for y in YEARS}
         for e in events:
             meta = e.asset_materialization.metadata
             values = [k for k in meta if k.startswith("attainment_index_")]
