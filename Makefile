@@ -36,6 +36,10 @@ dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 demo: $(STAMP)
 	$(BIN)/junheng demo-feeds --scale $(DEMO_SCALE)
 
+# City-scale benchmark: generates (or reuses) --scale 1.0 feeds in data/bench, prints a table.
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
 # Render the latest release's index.html in headless Chromium (apt-get install chromium).
 screenshot:
 	scripts/screenshot.sh

@@ -1,5 +1,9 @@
 -- One row per pension enrolment (person and scheme) and reporting year. RESTRICTED.
 -- Quarantined values of person_key are never stored: the rule and line are enough.
+-- Duplicate keys by a hash aggregate, not a window: 9 million rows a year.
+with duplicated as (
+    select person_key, scheme from _delivery group by all having count(*) > 1
+)
 select
     _line,
     $year::integer as year,
@@ -13,7 +17,7 @@ select
         case when _error is not null then v('*', 'parsable row', 'line is not a JSON object') end,
         case when not coalesce(regexp_full_match(person_key, '[0-9a-f]{64}'), false)
                   then v('person_key', '64 lowercase hex', '(withheld)')
-             when count(*) over (partition by person_key, scheme) > 1
+             when d.person_key is not null
                   then v('person_key', '(person_key, scheme) unique in file', '(withheld)') end,
         case when district_code is null or district_code not in
                   (select district_code from reference.districts)
@@ -27,3 +31,4 @@ select
         in_set('status', status, ['contributing', 'receiving', 'suspended'])
     ]) as _violations
 from _delivery
+left join duplicated d using (person_key, scheme)

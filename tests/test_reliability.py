@@ -1,0 +1,213 @@
+"""Reliability: bad deliveries, crashes, privacy and provenance (also `-m reliability`)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import duckdb
+import pyarrow as pa
+import pytest
+from conftest import junheng_run, run_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from junheng.ingest.feeds import FEEDS, POPULATION, SCHOOLS
+from junheng.ingest.readers import DeliveryError, read_small_csv
+
+pytestmark = pytest.mark.reliability
+
+PROVENANCE = """
+select v.year, v.district_code, v.indicator_id, v.value, d.feed, d.file_name, d.sha256
+from marts.indicator_values v
+join reference.indicators i using (indicator_id)
+join quality.deliveries d
+  on d.year = v.year and d.status = 'loaded'
+ and list_contains(string_split(i.source_feeds, '|'), d.feed)
+where v.year = ? and v.district_code = ? and v.indicator_id = ?
+order by d.feed, d.file_name
+"""
+
+
+# ------------------------------------------------------------------ readers, fuzzed
+
+POP_HEADER = ",".join(POPULATION.files[0].parts[0].columns)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_fuzzed_bytes_never_crash_the_csv_reader(data):
+    for spec in (POPULATION.files[0], SCHOOLS.files[0]):
+        try:
+            table, _ = read_small_csv(data, spec, "fuzz.csv")
+        except DeliveryError as exc:
+            assert str(exc).startswith("fuzz.csv")     # a clear error naming the file
+        else:
+            assert isinstance(table, pa.Table)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.text(max_size=8), min_size=0, max_size=12), max_size=20))
+def test_fuzzed_rows_are_read_or_marked_never_lost(rows):
+    body = "\n".join(",".join(f'"{c}"' for c in r) for r in rows if r)
+    data = (POP_HEADER + "\n" + body + "\n").encode("utf-8")
+    try:
+        table, _ = read_small_csv(data, POPULATION.files[0], "p.csv")
+    except DeliveryError:
+        return
+    non_blank = [r for r in rows if r and any(c.strip() for c in r)]
+    assert table.num_rows == len(non_blank)               # every record is kept
+    errors = table.column("_error").to_pylist()
+    for r, e in zip(non_blank, errors, strict=False):
+        assert (e is None) == (len(r) == 10)
+
+
+@pytest.mark.parametrize("data, problem", [
+    (b"", "empty file"),
+    (b"\xef\xbb\xbf", "no header"),
+    ("年份,区县代码\n".encode(), "missing required column"),
+    ("年份,区县代码\n2020,320508\n".encode("gbk"), "not valid UTF-8"),
+    ("\ufeff" + POP_HEADER + "\n", None),                    # header only: zero rows
+])
+def test_bad_population_files(data, problem):
+    data = data.encode() if isinstance(data, str) else data
+    if problem is None:
+        table, _ = read_small_csv(data, POPULATION.files[0], "population_2020.csv")
+        assert table.num_rows == 0
+        return
+    with pytest.raises(DeliveryError) as exc:
+        read_small_csv(data, POPULATION.files[0], "population_2020.csv")
+    assert "population_2020.csv" in str(exc.value) and problem in str(exc.value)
+
+
+def test_mixed_encodings_name_the_line():
+    data = (SCHOOLS_HEADER + "\n").encode("gbk") + "1234567890,实验小学,姑苏区\n".encode(
+        "gbk") + "1234567891,实验中学,姑苏区\n".encode()
+    with pytest.raises(DeliveryError) as exc:
+        read_small_csv(data, SCHOOLS.files[0], "schools_2020.csv")
+    assert exc.value.line == 3
+
+
+SCHOOLS_HEADER = ",".join(SCHOOLS.files[0].parts[0].columns)
+
+
+def test_rows_with_odd_values_are_quarantined_with_reasons(tmp_path):
+    """Thousands separators, full-width digits, extra columns, wrong types: rows kept and
+    quarantined with the rule, the rest loaded; the counts reconcile."""
+    from sql_helpers import warehouse
+
+    from junheng.ingest.load import load_feed_year
+
+    landing = tmp_path / "landing"
+    (landing / "population" / "2020").mkdir(parents=True)
+    good = "2020,320508,320508001,甲街道,100,1,2,3,84,10"
+    rows = [good,
+            "2020,320508,320508002,乙街道,\"1,000\",1,2,3,984,10",        # separator
+            "2020,320508,320508003,丙街道,１００,1,2,3,84,10",            # full-width
+            "2020,320508,320508004,丁街道,abc,1,2,3,84,10",               # not an int
+            "2020,320508,320508005,戊街道,100,1,2,3,84,10,extra"]         # extra field
+    (landing / "population/2020/population_2020.csv").write_text(
+        POP_HEADER + ",备注\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    con = warehouse()
+    result = load_feed_year(con, FEEDS["population"], 2020, landing, tmp_path / "a", "t")
+    part = result.parts[0]
+    assert (part.rows_read, part.rows_loaded, part.rows_rejected) == (5, 1, 4)
+    assert part.extra_columns == ["备注"]
+    rules = dict(con.execute("select line, rule from quality.quarantine order by line"
+                             ).fetchall())
+    assert rules == {3: "integer", 4: "integer", 5: "integer", 6: "parsable row"}
+
+
+# ------------------------------------------------------------------ crashes
+
+def test_a_run_killed_during_ingest_is_recovered_by_the_next(full_run, tmp_path):
+    root = full_run[0]
+    work = tmp_path / "root"
+    shutil.copytree(root / "wh", work / "wh")
+    shutil.copytree(root / "landing", work / "landing")
+    env = run_env(work, work / "landing")
+    pension = work / "landing/pension/2021/pension_2021.jsonl.gz"
+    with gzip.open(pension, "rt") as fh:
+        lines = fh.readlines()
+    with gzip.open(pension, "wt") as fh:                     # a corrected delivery: reload
+        fh.writelines(lines[:-100])
+    archive = work / "wh" / "archive"
+    before = set(archive.rglob("*"))
+    proc = subprocess.Popen([sys.executable, "-m", "junheng.cli", "run", "--years", "2021"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (set(archive.rglob("*.jsonl.gz")) - before):
+        time.sleep(0.01)
+    time.sleep(0.2)                                          # inside the pension ingest
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    out = junheng_run(env, "--years", "2021")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    con = duckdb.connect(str(work / "wh" / "junheng.duckdb"), read_only=True)
+    for feed in FEEDS.values():
+        for part in feed.parts:
+            raw = con.execute(f"select count(*), count(distinct _line), "
+                              f"count(distinct _delivery_sha256) from raw.{part.raw_table} "
+                              "where _year = 2021").fetchall()[0]
+            stg = con.execute(f"select count(*) from staging.{part.staging} where year = 2021"
+                              ).fetchall()[0][0]
+            rej = con.execute("select count(distinct line) from quality.quarantine where "
+                              "year = 2021 and table_name = ?", [part.raw_table]).fetchall()[0][0]
+            assert raw[0] == raw[1] and raw[2] == 1, part.raw_table   # one delivery, no dupes
+            assert raw[0] == stg + rej, part.raw_table
+    loaded = con.execute("select count(*) from raw.pension__enrolments where _year = 2021"
+                         ).fetchall()[0][0]
+    assert loaded == len(lines) - 100
+
+
+# ------------------------------------------------------------------ privacy and provenance
+
+def test_no_person_key_in_logs_docs_metadata_or_errors(full_run):
+    root, home, _ = full_run
+    wh = duckdb.connect(str(root / "wh" / "junheng.duckdb"), read_only=True)
+    keys = {r[0] for r in wh.execute("select distinct person_key from raw.pension__enrolments"
+                                     ).fetchall()}
+    pattern = re.compile(r"[0-9a-f]{64}")
+    scanned = 0
+    for folder in (home, root / "wh" / "data_docs", root / "extracts"):
+        for f in folder.rglob("*"):
+            if not f.is_file():
+                continue
+            if f.suffix == ".db":                            # Dagster's SQLite event logs
+                con = sqlite3.connect(f)
+                tables = [t[0] for t in con.execute(
+                    "select name from sqlite_master where type = 'table'")]
+                text = "".join(str(row) for t in tables
+                               for row in con.execute(f'select * from "{t}"'))
+                con.close()
+            else:
+                text = f.read_bytes().decode("utf-8", "replace")
+            assert not set(pattern.findall(text)) & keys, f
+            scanned += 1
+    assert scanned > 50
+    values = wh.execute("select distinct value from quality.quarantine where feed = 'pension' "
+                        "and column_name = 'person_key'").fetchall()
+    assert values == [("(withheld)",)]
+
+
+def test_a_published_number_traces_to_its_deliveries(full_run):
+    root = full_run[0]
+    con = duckdb.connect(str(root / "wh" / "junheng.duckdb"), read_only=True)
+    rows = con.execute(PROVENANCE, [2024, "320571", "H1"]).fetchall()
+    assert {r[4] for r in rows} == {"health", "population"}
+    for r in rows:
+        table = {"health": "health__institutions", "population": "population__townships"}[r[4]]
+        shas = {x[0] for x in con.execute(f"select distinct _delivery_sha256 from raw.{table} "
+                                          "where _year = 2024").fetchall()}
+        assert r[6] in shas
+        assert list((root / "wh" / "archive").rglob(f"{r[6]}*"))   # the bytes are kept
+    manifest = json.loads((root / "extracts" / (root / "extracts" / "LATEST").read_text()
+                           .strip() / "manifest.json").read_text())
+    assert {r[6] for r in rows} <= {i["sha256"] for i in manifest["inputs"]}
