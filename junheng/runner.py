@@ -9,6 +9,8 @@ reported; the other years still run.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 
@@ -20,6 +22,37 @@ from junheng.ops.alerts import failure_alert, send
 
 # Runs started here write their own alert; the daemon's failure sensor skips them.
 ALERTED_TAG = "junheng/alert_by"
+# Which process runs it: a run whose process died (killed, crashed) is recognised by the
+# next `junheng run`, marked failed and its concurrency slots freed, so that nothing waits
+# for it forever. (Runs launched by the daemon are watched by run monitoring instead.)
+PID_TAG, HOST_TAG = "junheng/pid", "junheng/host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_dead_runs(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> list[str]:
+    """Fail the runs of this host whose process is gone, and free what they held."""
+    recovered = []
+    active = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
+              dg.DagsterRunStatus.CANCELING]
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=active)):
+        pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+        if not pid or host != socket.gethostname() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, message=f"the process running it ({pid}) died: "
+                                                "killed or crashed; recovered by junheng run")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        echo(f"recovered run {run.run_id[:8]} ({run.job_name}) whose process {pid} died")
+        recovered.append(run.run_id)
+    return recovered
 
 
 def register_years(instance: dg.DagsterInstance, keys: list[str]) -> None:
@@ -50,7 +83,8 @@ def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = 
         echo(f"no reporting years found in {landing}")
         return False
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    tags = {ALERTED_TAG: "junheng run"}
+    tags = {ALERTED_TAG: "junheng run", PID_TAG: str(os.getpid()),
+            HOST_TAG: socket.gethostname()}
 
     def alert(result) -> None:
         if not result.success:
@@ -63,6 +97,8 @@ def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = 
     try:
         keys = [str(y) for y in years]
         register_years(instance, keys)
+        for run_id in recover_dead_runs(instance, echo):
+            send(failure_alert(instance, run_id), conf.alert_log, conf.alert_webhook or None)
         ok = True
         t0 = time.perf_counter()
         result = defs.resolve_job_def("reference_data").execute_in_process(
