@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -213,3 +214,53 @@ def test_a_published_number_traces_to_its_deliveries(full_run):
     manifest = json.loads((root / "extracts" / (root / "extracts" / "LATEST").read_text()
                            .strip() / "manifest.json").read_text())
     assert {r[6] for r in rows} <= {i["sha256"] for i in manifest["inputs"]}
+
+
+def _pension_landing(tmp_path: Path, lines: list[str]) -> Path:
+    landing = tmp_path / "landing"
+    (landing / "pension" / "2020").mkdir(parents=True)
+    with gzip.open(landing / "pension/2020/pension_2020.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return landing
+
+
+def test_a_pension_line_that_is_not_json_is_quarantined_not_fatal(tmp_path):
+    from sql_helpers import warehouse
+
+    from junheng.ingest.load import load_feed_year
+
+    rec = ('{{"person_key":"{k:064x}","district_code":"320508","scheme":"employee",'
+           '"birth_year":1980,"sex":"F","status":"contributing"}}')
+    lines = [rec.format(k=1), "{not json", rec.format(k=2), "[1, 2]", rec.format(k=3)]
+    con = warehouse()
+    result = load_feed_year(con, FEEDS["pension"], 2020, _pension_landing(tmp_path, lines),
+                            tmp_path / "a", "t")
+    part = result.parts[0]
+    assert (part.rows_read, part.rows_loaded, part.rows_rejected) == (5, 3, 2)
+    assert con.execute("select line, rule from quality.quarantine order by line").fetchall() \
+        == [(2, "parsable row"), (4, "parsable row")]
+
+
+def test_an_absurdly_long_line_is_quarantined_and_the_rest_loaded(tmp_path):
+    from sql_helpers import warehouse
+
+    from junheng.ingest.load import BIG_CSV_BYTES, load_feed_year
+
+    landing = tmp_path / "landing"
+    folder = landing / "environment" / "2020"
+    folder.mkdir(parents=True)
+    header = "station_code,station_name,district_code,time,so2,no2,pm10,o3,pm25,co\n"
+    good = "1001A,a,320508,2020-01-01 00:00,1,1,1,1,1,1\n"
+    long_line = ("1001A," + "x" * (BIG_CSV_BYTES + 10_000_000)
+                 + ",320508,2020-01-01 01:00,1,1,1,1,1,1\n")
+    (folder / "air_quality_2020.csv").write_text(header + good + long_line + good.replace(
+        "00:00", "02:00"), encoding="utf-8")
+    (folder / "sewage_2020.csv").write_text(
+        "区县代码,生活污水产生量（万吨）,生活污水集中收集量（万吨）\n320508,10,9\n",
+        encoding="utf-8")
+    con = warehouse()
+    result = load_feed_year(con, FEEDS["environment"], 2020, landing, tmp_path / "a", "t")
+    air = result.parts[0]
+    assert (air.rows_read, air.rows_loaded, air.rows_rejected) == (3, 2, 1)
+    assert con.execute("select line, rule from quality.quarantine").fetchall() == \
+        [(3, "parsable row")]

@@ -11,8 +11,8 @@ select
     trim(d.comprehensive) = '是' as is_comprehensive,
     as_int(d.beds) as beds,
     as_int(d.nursing_beds) as nursing_beds,
-    violations([
-        case when d._error is not null then v('*', 'parsable row', d._error) end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
         case when blank(d.facility_id) then v('机构编码', 'required', d.facility_id)
              when count(*) over (partition by trim(d.facility_id)) > 1
                   then v('机构编码', 'unique in file', d.facility_id) end,
@@ -28,7 +28,7 @@ select
         coalesce(int_rule('护理型床位数', d.nursing_beds, 0),
                  case when as_int(d.nursing_beds) > as_int(d.beds)
                       then v('护理型床位数', '<= beds', d.nursing_beds) end)
-    ]) as _violations
+    ]) end as _violations
 from _delivery d
 left join staging.stg_population__townships t
     on t.year = $year and t.township_code = trim(d.township_code)

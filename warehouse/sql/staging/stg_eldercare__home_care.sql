@@ -5,8 +5,8 @@ select
     trim(d.district_code) as district_code,
     trim(d.township_code) as township_code,
     as_int(d.home_visit_elderly) as home_visit_elderly,
-    violations([
-        case when d._error is not null then v('*', 'parsable row', d._error) end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
         case when trim(d.district_code) not in (select district_code from reference.districts)
                   or d.district_code is null then v('区县代码', 'in districts.csv', d.district_code) end,
         case when t.township_code is null
@@ -14,7 +14,7 @@ select
              when count(*) over (partition by trim(d.township_code)) > 1
                   then v('镇街代码', 'one row per township', d.township_code) end,
         int_rule('接受上门服务老年人数', d.home_visit_elderly, 0)
-    ]) as _violations
+    ]) end as _violations
 from _delivery d
 left join staging.stg_population__townships t
     on t.year = $year and t.township_code = trim(d.township_code)

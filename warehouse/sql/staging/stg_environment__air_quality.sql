@@ -18,8 +18,8 @@ select
      + coalesce(as_num(pm10) < 0, false)::int + coalesce(as_num(o3) < 0, false)::int
      + coalesce(as_num(pm25) < 0, false)::int + coalesce(as_num(co) < 0, false)::int
     )::integer as flagged_invalid,
-    violations([
-        case when _error is not null then v('*', 'parsable row', _error) end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when blank(station_code) then v('station_code', 'required', station_code) end,
         case when trim(district_code) not in (select district_code from reference.districts)
                   or district_code is null then v('district_code', 'in districts.csv', district_code) end,
@@ -36,5 +36,5 @@ select
         case when not blank(o3) and not is_num(o3) then v('o3', 'decimal', o3) end,
         case when not blank(pm25) and not is_num(pm25) then v('pm25', 'decimal', pm25) end,
         case when not blank(co) and not is_num(co) then v('co', 'decimal', co) end
-    ]) as _violations
+    ]) end as _violations
 from _delivery

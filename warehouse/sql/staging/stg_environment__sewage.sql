@@ -5,8 +5,8 @@ select
     trim(district_code) as district_code,
     as_num(sewage_generated) as sewage_generated,
     as_num(sewage_collected) as sewage_collected,
-    violations([
-        case when _error is not null then v('*', 'parsable row', _error) end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when trim(district_code) not in (select district_code from reference.districts)
                   or district_code is null then v('区县代码', 'in districts.csv', district_code)
              when count(*) over (partition by trim(district_code)) > 1
@@ -17,5 +17,5 @@ select
         coalesce(num_rule('生活污水集中收集量（万吨）', sewage_collected, 0, 1e12),
                  case when as_num(sewage_collected) > as_num(sewage_generated)
                       then v('生活污水集中收集量（万吨）', '<= generated', sewage_collected) end)
-    ]) as _violations
+    ]) end as _violations
 from _delivery

@@ -6,8 +6,8 @@ select
     as_num(life_expectancy) as life_expectancy,
     as_num(vaccination_rate) as vaccination_rate,
     as_num(medical_insurance_rate) as medical_insurance_rate,
-    violations([
-        case when _error is not null then v('*', 'parsable row', _error) end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when trim(district_code) not in (select district_code from reference.districts)
                   or district_code is null then v('区县代码', 'in districts.csv', district_code)
              when count(*) over (partition by trim(district_code)) > 1
@@ -15,5 +15,5 @@ select
         num_rule('人均预期寿命（岁）', life_expectancy, 60, 95),
         num_rule('免疫规划疫苗接种率（%）', vaccination_rate, 0, 100),
         num_rule('基本医疗保险参保率（%）', medical_insurance_rate, 0, 100)
-    ]) as _violations
+    ]) end as _violations
 from _delivery

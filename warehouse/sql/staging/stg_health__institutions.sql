@@ -11,8 +11,8 @@ select
     as_int(d.physicians) as physicians,
     as_int(d.general_practitioners) as general_practitioners,
     as_int(d.nurses) as nurses,
-    violations([
-        case when d._error is not null then v('*', 'parsable row', d._error) end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
         case when not coalesce(regexp_full_match(trim(d.org_code), '[0-9A-Z]{18}'), false)
                   then v('机构代码', 'text(18) unified social credit code', d.org_code)
              when count(*) over (partition by trim(d.org_code)) > 1
@@ -27,6 +27,6 @@ select
                  case when as_int(d.general_practitioners) > as_int(d.physicians)
                       then v('全科医生数', '<= physicians', d.general_practitioners) end),
         int_rule('注册护士数', d.nurses, 0)
-    ]) as _violations
+    ]) end as _violations
 from _delivery d
 left join _district_names n on n.raw_value = d.district

@@ -13,8 +13,8 @@ select
     as_int(birth_year)::integer as birth_year,
     sex,
     status,
-    violations([
-        case when _error is not null then v('*', 'parsable row', 'line is not a JSON object') end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when _error is not null then [v('*', 'parsable row', 'line is not a JSON object')] else violations([
         case when not coalesce(regexp_full_match(person_key, '[0-9a-f]{64}'), false)
                   then v('person_key', '64 lowercase hex', '(withheld)')
              when d.person_key is not null
@@ -29,6 +29,6 @@ select
                   then v('birth_year', '1900 to ' || $year, birth_year) end,
         in_set('sex', sex, ['M', 'F']),
         in_set('status', status, ['contributing', 'receiving', 'suspended'])
-    ]) as _violations
+    ]) end as _violations
 from _delivery
 left join duplicated d using (person_key, scheme)

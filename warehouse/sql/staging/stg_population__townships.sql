@@ -11,8 +11,8 @@ select
     as_int(age_6_14) as age_6_14,
     as_int(age_15_59) as age_15_59,
     as_int(age_60_plus) as age_60_plus,
-    violations([
-        case when _error is not null then v('*', 'parsable row', _error) end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when blank(year) then v('年份', 'required', year)
              when not is_int(year) or as_int(year) <> $year then v('年份', 'equals ' || $year, year) end,
         case when trim(district_code) not in (select district_code from reference.districts)
@@ -34,5 +34,5 @@ select
         case when as_int(age_0_2) + as_int(age_3_5) + as_int(age_6_14) + as_int(age_15_59)
                   + as_int(age_60_plus) <> as_int(resident_total)
              then v('常住人口', 'age groups add up to the total', resident_total) end
-    ]) as _violations
+    ]) end as _violations
 from _delivery

@@ -12,8 +12,8 @@ select
     trim(d.in_group) = '是' as is_in_group,
     as_int(d.enrolled) as enrolled,
     as_int(d.teachers) as teachers,
-    violations([
-        case when d._error is not null then v('*', 'parsable row', d._error) end,
+    -- An unparsable row gets that one reason, not a rule break per empty field.
+    case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
         case when not coalesce(regexp_full_match(trim(d.school_id), '[0-9]{10}'), false)
                   then v('学校标识码', 'text(10) digits', d.school_id)
              when count(*) over (partition by trim(d.school_id)) > 1
@@ -31,6 +31,6 @@ select
         coalesce(int_rule('专任教师数', d.teachers, 0),
                  case when as_int(d.teachers) = 0 and as_int(d.enrolled) > 0
                       then v('专任教师数', '> 0 where enrolled > 0', d.teachers) end)
-    ]) as _violations
+    ]) end as _violations
 from _delivery d
 left join _district_names n on n.raw_value = d.district
