@@ -143,7 +143,7 @@ con.execute(f"""create table staging.stg_environment__sewage as select {year} as
   "生活污水集中收集量（万吨）" as sewage_collected
   from read_csv('{f("environment", f"sewage_{year}.csv")}', types={{'区县代码':'VARCHAR'}})""")
 con.execute(f"""create table staging.stg_environment__air_quality as select {year} as year,
-  station_code, district_code, strptime(time, '%Y-%m-%d %H:%M') as measured_at,
+  station_code, district_code, cast(time as timestamp) as measured_at,
   case when so2 >= 0 then so2 end as so2, case when no2 >= 0 then no2 end as no2,
   case when pm10 >= 0 then pm10 end as pm10, case when co >= 0 then co end as co,
   case when pm25 >= 0 then pm25 end as pm25, case when o3 >= 0 then o3 end as o3
