@@ -264,3 +264,31 @@ def test_an_absurdly_long_line_is_quarantined_and_the_rest_loaded(tmp_path):
     assert (air.rows_read, air.rows_loaded, air.rows_rejected) == (3, 2, 1)
     assert con.execute("select line, rule from quality.quarantine").fetchall() == \
         [(3, "parsable row")]
+
+
+def test_corrupted_xlsx_names_the_file():
+    from junheng.ingest.feeds import HEALTH
+    from junheng.ingest.readers import read_xlsx
+
+    for data in (b"PK\x03\x04" + b"\x00" * 200, b"not a zip at all"):
+        with pytest.raises(DeliveryError) as exc:
+            read_xlsx(data, HEALTH.files[0], "health_2020.xlsx")
+        assert "health_2020.xlsx" in str(exc.value) and "XLSX" in str(exc.value)
+
+
+def test_air_quality_duplicated_hours_and_shifted_time_zone_text():
+    from junheng.sql import sql_text
+    from sql_helpers import delivery, warehouse
+
+    con = warehouse()
+    base = {"station_code": "1001A", "station_name": "a", "district_code": "320508",
+            "so2": "1", "no2": "1", "pm10": "1", "o3": "1", "pm25": "1", "co": "1"}
+    times = ["2020-01-01 00:00", "2020-01-01 00:00", "2020-01-01T01:00+08:00",
+             "2020-01-01 02:00 UTC", "2020-01-01 03:00", "2021-01-01 00:00"]
+    delivery(con, {**{k: [v] * len(times) for k, v in base.items()}, "time": times})
+    rows = con.execute("select _line, v.rule from (select _line, unnest(_violations) as v from ("
+                       + sql_text("staging/stg_environment__air_quality.sql") + ")) order by 1",
+                       {"year": 2020}).fetchall()
+    assert rows == [(2, "unique per station"), (3, "unique per station"),
+                    (4, "YYYY-MM-DD HH:00"), (5, "YYYY-MM-DD HH:00"),
+                    (7, "in reporting year 2020")]
