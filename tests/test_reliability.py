@@ -277,8 +277,9 @@ def test_corrupted_xlsx_names_the_file():
 
 
 def test_air_quality_duplicated_hours_and_shifted_time_zone_text():
-    from junheng.sql import sql_text
     from sql_helpers import delivery, warehouse
+
+    from junheng.sql import sql_text
 
     con = warehouse()
     base = {"station_code": "1001A", "station_name": "a", "district_code": "320508",
