@@ -3,7 +3,7 @@
 import dagster as dg
 
 from junheng.publish.release import NothingToPublish, plan_release, write_release
-from junheng.publish.snapshot import publish_snapshot, snapshot_path
+from junheng.publish.snapshot import publish_snapshot, snapshot_path, snapshot_release
 from pipelines.resources import DuckDBWarehouse, Methodology, Releases
 
 POOL = "duckdb_writer"
@@ -28,7 +28,10 @@ def release(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
                              allow_retries=False) from None
         result = write_release(plan, releases.path_obj)
         snap = snapshot_path(warehouse.path)
-        tables = publish_snapshot(con, snap, result.release_id)
+        if result.unchanged and snapshot_release(snap) == result.release_id:
+            tables = 0  # same content as the snapshot already published: leave it
+        else:
+            tables = publish_snapshot(con, snap, result.release_id)
     for year, reasons in plan.withheld.items():
         context.log.warning(f"{year} withheld: {'; '.join(reasons)}")
     state = "unchanged (same content hash as LATEST)" if result.unchanged else "new"

@@ -169,6 +169,13 @@ def test_reader_holding_the_snapshot_open_during_a_full_run(full_run):
                 errors.append(exc)
                 return
 
+    # A corrected delivery, so that the run publishes a new release and snapshot (a run that
+    # changes nothing leaves the snapshot as it is).
+    sewage = root / "landing/environment/2025/sewage_2025.csv"
+    lines = sewage.read_text(encoding="utf-8").splitlines()
+    code, generated, collected = lines[1].split(",")
+    lines[1] = f"{code},{generated},{float(collected) - 1:.2f}"
+    sewage.write_text("\n".join(lines) + "\n", encoding="utf-8")
     t = threading.Thread(target=keep_querying)
     t.start()
     out = junheng_run(run_env(root, root / "landing"))

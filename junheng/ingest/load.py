@@ -104,14 +104,22 @@ def scan(landing: Path, feed: Feed, year: int) -> tuple[list[Delivery], list[Del
     return expected, unexpected
 
 
-def archive(delivery: Delivery, root: Path) -> None:
+def archive(delivery: Delivery, root: Path, known: dict | None = None) -> None:
     """Copy a delivery byte for byte into the content-addressed archive, hashing as it goes.
 
     Everything downstream reads the archived copy, so what was hashed is what was read
-    even if the department overwrites the landing file meanwhile.
+    even if the department overwrites the landing file meanwhile. `known` maps
+    (file name, size, modification time) of deliveries already archived to their SHA-256:
+    a file unchanged since (same size and nanosecond mtime) is not read again.
     """
     root.mkdir(parents=True, exist_ok=True)
     stat = delivery.path.stat()
+    arrived = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+    hit = (known or {}).get((delivery.file_name, stat.st_size, arrived))
+    if hit and Path(hit[1]).is_file():
+        delivery.sha256, delivery.bytes, delivery.archive_path = hit[0], stat.st_size, Path(hit[1])
+        delivery.arrived_at = arrived
+        return
     digest = hashlib.sha256()
     size = 0
     with open(delivery.path, "rb") as src, tempfile.NamedTemporaryFile(
@@ -240,8 +248,11 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
                    archive_root: Path, run_id: str, force: bool = False) -> FeedResult:
     ensure_quality_tables(con)
     deliveries, unexpected = scan(landing, feed, year)
+    known = {(r[0], r[1], r[2]): (r[3], r[4]) for r in con.execute(
+        "select file_name, bytes, arrived_at, sha256, archive_path from quality.deliveries "
+        "where feed = ? and year = ? and archive_path is not null", [feed.id, year]).fetchall()}
     for d in [*deliveries, *unexpected]:
-        archive(d, archive_root)
+        archive(d, archive_root, known)
     if unexpected:
         _in_transaction(con, record_deliveries, unexpected, "unexpected", run_id)
     delivered = {d.file_name for d in deliveries}

@@ -47,3 +47,19 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path, release_id: s
         con.execute("detach snap")
     os.replace(tmp, target)
     return len(tables)
+
+
+def snapshot_release(target: Path) -> str | None:
+    """The release id the snapshot at `target` was published with (None if there is none)."""
+    if not Path(target).exists():
+        return None
+    try:
+        con = duckdb.connect(str(target), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return con.execute("select release_id from snapshot_info").fetchall()[0][0]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
