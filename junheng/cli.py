@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
 
     s = settings()
     print(f"landing zone {s.landing}\nwarehouse    {s.warehouse}\nDAGSTER_HOME {s.dagster_home}")
-    return 0 if run_all(years=args.years, echo=print) else 1
+    return 0 if run_all(years=args.years, echo=print, force=args.force) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a job end to end on the configured landing zone")
     run.add_argument("--years", type=_years, default=None,
                      help="reporting years to ingest (default: every year in the landing zone)")
+    run.add_argument("--force", action="store_true",
+                     help="run every year, even those unchanged since their last run")
     run.set_defaults(func=_run)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)

@@ -13,6 +13,8 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
@@ -70,8 +72,47 @@ def register_years(instance: dg.DagsterInstance, keys: list[str]) -> None:
     raise RuntimeError(f"could not register reporting years {keys}")
 
 
+def year_is_current(warehouse: Path, landing: Path, year: int, config) -> bool:
+    """True when nothing about a year changed since it was last processed successfully:
+    every file in its feed folders is a delivery already loaded (same name, size and
+    modification time), and its marts were computed from those deliveries with this
+    configuration and code. Such a year needs no run at all."""
+    import duckdb
+
+    from assets.indicators import inputs_fingerprint
+
+    if not Path(warehouse).exists():
+        return False
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:  # a writer holds it: let the run decide
+        return False
+    try:
+        known = {(r[0], r[1], r[2], r[3]) for r in con.execute(
+            "select feed, file_name, bytes, arrived_at from quality.deliveries "
+            "where year = ? and status = 'loaded'", [year]).fetchall()}
+        for feed in FEEDS.values():
+            folder = Path(landing) / feed.id / str(year)
+            files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")] \
+                if folder.is_dir() else []
+            if len(files) != len(feed.files):
+                return False
+            for p in files:
+                st = p.stat()
+                arrived = datetime.fromtimestamp(st.st_mtime, UTC).replace(tzinfo=None)
+                if (feed.id, p.name, st.st_size, arrived) not in known:
+                    return False
+        stored = con.execute("select fingerprint from marts.year_fingerprints where year = ?",
+                             [year]).fetchall()
+        return bool(stored) and stored[0][0] == inputs_fingerprint(con, year, config)
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+
+
 def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = print,
-            instance: dg.DagsterInstance | None = None) -> bool:
+            instance: dg.DagsterInstance | None = None, force: bool = False) -> bool:
     from pipelines.definitions import defs
     from pipelines.resources import settings
 
@@ -106,8 +147,15 @@ def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = 
         alert(result)
         echo(f"reference data: {'ok' if result.success else 'FAILED'}")
         ok &= result.success
+        from pipelines.resources import default_resources
+
+        config = default_resources()["methodology"].config()
         for key in keys:
             t = time.perf_counter()
+            if not force and year_is_current(conf.warehouse, landing, int(key), config):
+                echo(f"ingest {key}: unchanged since its last run, skipped "
+                     f"(junheng run --force to run it anyway)")
+                continue
             result = defs.resolve_job_def("ingest_year").execute_in_process(
                 instance=instance, partition_key=key, raise_on_error=False, run_config=quiet,
                 tags=tags)

@@ -148,7 +148,7 @@ def test_a_failing_run_writes_an_alert_and_posts_it(landing, tmp_path):
 
 def test_two_runs_started_together_both_succeed(landing, tmp_path):
     env = run_env(tmp_path, landing)
-    cmd = [sys.executable, "-m", "junheng.cli", "run", "--years", "2020"]
+    cmd = [sys.executable, "-m", "junheng.cli", "run", "--years", "2020", "--force"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
