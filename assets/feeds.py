@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -29,7 +30,8 @@ RESTRICTED_COLUMNS = {"person_key"}  # never in metadata, logs or previews
 
 @cache
 def validator(docs_dir: str) -> Validator:
-    return Validator(docs_dir=__import__("pathlib").Path(docs_dir))
+    """One GX context per process (the in-process executor runs every step here)."""
+    return Validator(docs_dir=Path(docs_dir))
 
 
 def _preview(con: duckdb.DuckDBPyConnection, part: Part, year: int) -> str:

@@ -25,6 +25,7 @@ import logging
 import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -445,8 +446,7 @@ def write_health(path: Path, year: int, orgs: list[list], sheet: list[list]) -> 
     tmp = path.with_suffix(".tmp")
     wb = xlsxwriter.Workbook(str(tmp), {"strings_to_numbers": False})
     # Fixed document dates keep the file byte-identical across runs.
-    import datetime as _dt
-    stamp = _dt.datetime(year + 1, 1, 15, 9, 0, 0)
+    stamp = datetime(year + 1, 1, 15, 9, 0, 0)
     wb.set_properties({"title": f"卫生健康统计 {year}", "author": "苏州市卫生健康委员会",
                        "created": stamp})
     wb.set_custom_property("reporting_year", str(year))

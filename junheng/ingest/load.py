@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,10 +143,16 @@ def archive(delivery: Delivery, root: Path, known: dict | None = None) -> None:
     delivery.arrived_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
 
 
-def clean_archive_tmp(root: Path) -> None:
-    """Remove half-copied files a killed run left in the archive."""
+def clean_archive_tmp(root: Path, older_than_s: float = 86_400) -> None:
+    """Remove half-copied files a killed run left in the archive (a day old: never one that
+    a run going on right now is still writing). They are never read either way."""
+    now = time.time()
     for p in Path(root).glob(".incoming-*"):
-        p.unlink(missing_ok=True)
+        try:
+            if now - p.stat().st_mtime > older_than_s:
+                p.unlink()
+        except FileNotFoundError:
+            pass
 
 
 # --------------------------------------------------------------------------- reading
@@ -247,6 +254,7 @@ def _in_transaction(con: duckdb.DuckDBPyConnection, fn, *args) -> None:
 def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landing: Path,
                    archive_root: Path, run_id: str, force: bool = False) -> FeedResult:
     ensure_quality_tables(con)
+    clean_archive_tmp(archive_root)
     deliveries, unexpected = scan(landing, feed, year)
     known = {(r[0], r[1], r[2]): (r[3], r[4]) for r in con.execute(
         "select file_name, bytes, arrived_at, sha256, archive_path from quality.deliveries "
