@@ -22,7 +22,6 @@ import gzip
 import io
 import json
 import logging
-import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -848,17 +847,6 @@ def break_deliveries(landing: Path, year: int) -> list[str]:
 
 # --------------------------------------------------------------------------- driver
 
-def expected_files(year: int) -> dict[str, list[str]]:
-    return {
-        "population": [f"population_{year}.csv"],
-        "schools": [f"schools_{year}.csv"],
-        "health": [f"health_{year}.xlsx"],
-        "pension": [f"pension_{year}.jsonl.gz"],
-        "eldercare": [f"eldercare_institutions_{year}.csv", f"home_care_{year}.csv"],
-        "environment": [f"air_quality_{year}.csv", f"sewage_{year}.csv"],
-    }
-
-
 def generate(landing: Path, opts: Options) -> dict:
     """Write the demo landing zone; return a summary (also written to .demo/manifest.json)."""
     landing = Path(landing)
@@ -927,9 +915,3 @@ def _ledger_counts(ledger: Ledger) -> dict[str, int]:
         key = f"{r[0]}/{r[1]}/{r[5]}"
         out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items()))
-
-
-def clear_landing(landing: Path) -> None:
-    """Remove generated demo feeds (only the feed folders and the ledger)."""
-    for feed in (*expected_files(2020), LEDGER_DIR):
-        shutil.rmtree(Path(landing) / feed, ignore_errors=True)

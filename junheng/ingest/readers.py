@@ -45,7 +45,7 @@ def decode(data: bytes, encoding: str, file_name: str) -> str:
     if encoding == "gbk":
         try:
             data.decode("utf-8")
-            if any(b >= 0x80 for b in data):
+            if not data.isascii():
                 raise DeliveryError(file_name, "the file is UTF-8, but feeds.md requires GBK")
         except UnicodeDecodeError:
             pass

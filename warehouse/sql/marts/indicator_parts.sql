@@ -64,52 +64,50 @@ factors(indicator_id, value_factor) as (
            ('H3', 1000), ('H4', 1), ('H5', 1), ('H6', 1), ('O1', 100), ('O2', 1000),
            ('O3', 100), ('O4', 100), ('P1', 100), ('A1', 100), ('A2', 1), ('W1', 100)
 ),
-d as (select district_code from reference.districts),
+wide as (
+    -- One row per district with every figure the indicators need (nulls where a feed
+    -- has no rows for it).
+    select d.district_code, pop.residents, pop.age_3_5, pop.age_60_plus, pop.townships,
+           sch.kg_inclusive, sch.kg_enrolled, sch.comp_grouped, sch.comp_schools,
+           sch.comp_enrolled, sch.comp_teachers, hin.physicians, hin.gps, hin.beds,
+           hdi.life_expectancy, hdi.vaccination_rate, hdi.medical_insurance_rate,
+           eld.care_nursing_beds, eld.care_beds, eld.all_beds,
+           coalesce(eld.townships_covered, 0) as townships_covered, home.home_visit,
+           pen.contributing, pen.eligible, sew.sewage_collected, sew.sewage_generated,
+           air.good_days, air.valid_days, air.pm25_sum, air.pm25_days
+    from reference.districts d
+    left join pop using (district_code)
+    left join sch using (district_code)
+    left join hin using (district_code)
+    left join hdi using (district_code)
+    left join eld using (district_code)
+    left join home using (district_code)
+    left join pen using (district_code)
+    left join sew using (district_code)
+    left join air using (district_code)
+),
 district_parts as (
-    select d.district_code, p.* from d, lateral (
-        select * from (values
-            ('E1', (select kg_inclusive from sch where sch.district_code = d.district_code),
-                   (select kg_enrolled from sch where sch.district_code = d.district_code)),
-            ('E2', (select comp_grouped from sch where sch.district_code = d.district_code),
-                   (select comp_schools from sch where sch.district_code = d.district_code)),
-            ('E3', (select kg_enrolled from sch where sch.district_code = d.district_code),
-                   (select age_3_5 from pop where pop.district_code = d.district_code)),
-            ('E4', (select comp_enrolled from sch where sch.district_code = d.district_code),
-                   (select comp_teachers from sch where sch.district_code = d.district_code)),
-            ('H1', (select physicians from hin where hin.district_code = d.district_code),
-                   (select residents from pop where pop.district_code = d.district_code)),
-            ('H2', (select gps from hin where hin.district_code = d.district_code),
-                   (select residents from pop where pop.district_code = d.district_code)),
-            ('H3', (select beds from hin where hin.district_code = d.district_code),
-                   (select residents from pop where pop.district_code = d.district_code)),
-            ('H4', (select life_expectancy * residents from hdi join pop using (district_code)
-                    where hdi.district_code = d.district_code),
-                   (select residents from pop where pop.district_code = d.district_code)),
-            ('H5', (select vaccination_rate * residents from hdi join pop using (district_code)
-                    where hdi.district_code = d.district_code),
-                   (select residents from pop where pop.district_code = d.district_code)),
-            ('H6', (select medical_insurance_rate * residents from hdi join pop using (district_code)
-                    where hdi.district_code = d.district_code),
-                   (select residents from pop where pop.district_code = d.district_code)),
-            ('O1', (select care_nursing_beds from eld where eld.district_code = d.district_code),
-                   (select care_beds from eld where eld.district_code = d.district_code)),
-            ('O2', (select all_beds from eld where eld.district_code = d.district_code),
-                   (select age_60_plus from pop where pop.district_code = d.district_code)),
-            ('O3', (select coalesce(max(townships_covered), 0) from eld
-                    where eld.district_code = d.district_code),
-                   (select townships from pop where pop.district_code = d.district_code)),
-            ('O4', (select home_visit from home where home.district_code = d.district_code),
-                   (select age_60_plus from pop where pop.district_code = d.district_code)),
-            ('P1', (select contributing from pen where pen.district_code = d.district_code),
-                   (select eligible from pen where pen.district_code = d.district_code)),
-            ('A1', (select good_days from air where air.district_code = d.district_code),
-                   (select valid_days from air where air.district_code = d.district_code)),
-            ('A2', (select pm25_sum from air where air.district_code = d.district_code),
-                   (select pm25_days from air where air.district_code = d.district_code)),
-            ('W1', (select sewage_collected from sew where sew.district_code = d.district_code),
-                   (select sewage_generated from sew where sew.district_code = d.district_code))
-        ) v(indicator_id, numerator, denominator)
-    ) p
+    select w.district_code, p.indicator_id, p.numerator, p.denominator
+    from wide w, lateral (values
+        ('E1', w.kg_inclusive, w.kg_enrolled),
+        ('E2', w.comp_grouped, w.comp_schools),
+        ('E3', w.kg_enrolled, w.age_3_5),
+        ('E4', w.comp_enrolled, w.comp_teachers),
+        ('H1', w.physicians, w.residents),
+        ('H2', w.gps, w.residents),
+        ('H3', w.beds, w.residents),
+        ('H4', w.life_expectancy * w.residents, w.residents),
+        ('H5', w.vaccination_rate * w.residents, w.residents),
+        ('H6', w.medical_insurance_rate * w.residents, w.residents),
+        ('O1', w.care_nursing_beds, w.care_beds),
+        ('O2', w.all_beds, w.age_60_plus),
+        ('O3', w.townships_covered, w.townships),
+        ('O4', w.home_visit, w.age_60_plus),
+        ('P1', w.contributing, w.eligible),
+        ('A1', w.good_days, w.valid_days),
+        ('A2', w.pm25_sum, w.pm25_days),
+        ('W1', w.sewage_collected, w.sewage_generated)
+    ) p(indicator_id, numerator, denominator)
 ),
 city_parts as (
     -- Pooled: sums of numerators and denominators. Air is computed from the city's own
