@@ -148,6 +148,9 @@ def test_a_failing_run_writes_an_alert_and_posts_it(landing, tmp_path):
 
 def test_two_runs_started_together_both_succeed(landing, tmp_path):
     env = run_env(tmp_path, landing)
+    # The instance is created once, as a deployment does: two processes creating the same
+    # new SQLite storage at the same moment race in Dagster's schema migration.
+    dg.DagsterInstance.from_config(env["DAGSTER_HOME"]).dispose()
     cmd = [sys.executable, "-m", "junheng.cli", "run", "--years", "2020", "--force"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(2)]

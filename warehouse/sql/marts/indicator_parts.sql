@@ -55,7 +55,7 @@ air as (
     select district_code,
            count(*) filter (is_good) as good_days,
            count(*) filter (is_valid) as valid_days,
-           sum(pm25_24h) as pm25_sum,
+           sum(pm25_24h order by day) as pm25_sum,
            count(pm25_24h) as pm25_days
     from _unit_days group by all
 ),
@@ -112,8 +112,10 @@ district_parts as (
 city_parts as (
     -- Pooled: sums of numerators and denominators. Air is computed from the city's own
     -- daily series (mean of all stations), never pooled from districts.
+    -- Summed in district order: a sum of doubles must not depend on the join plan.
     select '320500' as district_code, indicator_id,
-           sum(numerator) as numerator, sum(denominator) as denominator
+           sum(numerator order by district_code) as numerator,
+           sum(denominator order by district_code) as denominator
     from district_parts where indicator_id not in ('A1', 'A2') group by all
     union all
     select '320500', 'A1', good_days, valid_days from air where district_code = '320500'
