@@ -35,6 +35,14 @@ def one(con: duckdb.DuckDBPyConnection, query: str, params=None) -> tuple | None
     return tuple(rows[0]) if rows else None
 
 
+def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """A table or a view of this warehouse (staging.stg_pension__enrolments is a view)."""
+    return one(con, "select count(*) from (select database_name, schema_name, table_name as n "
+                    "from duckdb_tables() union all select database_name, schema_name, view_name "
+                    "from duckdb_views()) where database_name = current_database() "
+                    "and schema_name = ? and n = ?", [schema, name])[0] > 0
+
+
 def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, relpath: str,
                 params: dict | None = None) -> int:
     """Create or replace schema.table from a SELECT file; return its row count."""

@@ -6,6 +6,7 @@ import duckdb
 import pyarrow as pa
 
 from junheng import SEEDS_DIR
+from junheng.ingest.feeds import FEEDS
 from junheng.sql import build_table, sql_text
 
 
@@ -37,14 +38,26 @@ def stage(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list],
     if table in ("stg_schools__schools", "stg_health__institutions"):
         con.execute("create or replace temp table _district_names as select distinct "
                     "district as raw_value, district as district_code from _delivery")
-    con.execute(f"create or replace table staging.{table} as select * exclude (_violations) "
-                f"from ({sql_text(f'staging/{table}.sql')})", {"year": year})
+    feed, part = next((f, p) for f in FEEDS.values() for p in f.parts if p.staging == table)
+    rules = sql_text(f"staging/{table}.sql")
+    if not part.staging_view:
+        con.execute(f"create or replace table staging.{table} as select * exclude (_violations) "
+                    f"from ({rules})", {"year": year})
+        return
+    # As the load does it: raw, the failing lines quarantined, staging a view over them.
+    con.execute(sql_text("create_quality_tables.sql"))
+    con.execute(f"create or replace table raw.{part.raw_table} as select $year::integer as "
+                "_year, '' as _delivery_sha256, * from _delivery", {"year": year})
+    con.execute("delete from quality.quarantine where table_name = ?", [part.raw_table])
+    con.execute(f"insert into quality.quarantine select $feed, $year, 'test', '', $table, _line, "
+                f"'*', 'rule', null, null from ({rules}) where len(_violations) > 0",
+                {"feed": feed.id, "year": year, "table": part.raw_table})
+    con.execute(f"create or replace view staging.{table} as "
+                + sql_text(f"staging/{table}.view.sql"))
 
 
 def empty_staging(con: duckdb.DuckDBPyConnection, year: int, skip=()) -> None:
     """Every staging table, empty (typed as the real ones), except those in skip."""
-    from junheng.ingest.feeds import FEEDS
-
     for feed in FEEDS.values():
         for part in feed.parts:
             if part.staging not in skip:

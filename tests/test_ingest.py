@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -79,6 +80,61 @@ def test_defect_rows_are_quarantined_with_the_right_rule(ingested):
                                             (quarantine.rule == rule),
                                             ["file_name", "line"]].to_numpy()))
         assert expected and expected == got, (feed, defect, len(expected), len(got))
+
+
+def _digest(values) -> str:
+    """Person keys are compared by digest, so that a failure never prints one."""
+    return hashlib.sha256("\n".join(map(str, values)).encode()).hexdigest()
+
+
+def test_pension_staging_is_raw_minus_the_quarantined_lines(ingested):
+    landing, db, year, _ = ingested
+    assert _q(db, "select count(*) from duckdb_views() where schema_name = 'staging' "
+                  "and view_name = 'stg_pension__enrolments'")[0][0] == 1
+    ledger = pd.read_csv(landing / ".demo/defects.csv")
+    bad = set(ledger.loc[ledger.feed == "pension", "line"])
+    raw = {r[0] for r in _q(db, "select _line from raw.pension__enrolments where _year = ?",
+                             [year])}
+    staged = _q(db, "select _line, birth_year from staging.stg_pension__enrolments "
+                    "where year = ?", [year])
+    assert bad and {r[0] for r in staged} == raw - bad and len(staged) == len(raw) - len(bad)
+    assert all(isinstance(r[1], int) for r in staged)
+    # Line numbers are the file's: the keys at some lines, read with Python's gzip.
+    path = landing / "pension" / str(year) / f"pension_{year}.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    picks = [1, 2, len(lines) // 2, len(lines) - 1, len(lines)]
+    keys = dict(_q(db, "select _line, person_key from raw.pension__enrolments where _year = ? "
+                       f"and _line in ({', '.join(map(str, picks))})", [year]))
+    assert _digest(keys[n] for n in picks) == _digest(
+        json.loads(lines[n - 1]).get("person_key") for n in picks)
+
+
+def test_the_largest_feed_runs_first(ingested):
+    *_, result = ingested
+    starts = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert starts[0] == "ingest_pension" and len(starts) == 6
+
+
+def test_a_pension_staging_table_from_before_the_view_is_replaced(small):
+    landing, db = small
+    con = duckdb.connect(str(db))
+    con.execute("drop view staging.stg_pension__enrolments; create table "
+                "staging.stg_pension__enrolments as select 1 as old")
+    con.close()
+    path = landing / "pension" / "2022" / "pension_2022.jsonl.gz"
+    # A new delivery (one line is not JSON), so the feed-year is loaded again.
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + b"not json\n"))
+    assert ingest(landing, db, 2022, feeds=["pension"]).success
+    kinds = _q(db, "select 'view' from duckdb_views() where view_name = 'stg_pension__enrolments' "
+                   "union all select 'table' from duckdb_tables() "
+                   "where table_name = 'stg_pension__enrolments'")
+    assert kinds == [("view",)]
+    n_raw, n_staged, n_bad = _q(db, "select (select count(*) from raw.pension__enrolments), "
+                                    "(select count(*) from staging.stg_pension__enrolments), "
+                                    "(select count(distinct line) from quality.quarantine "
+                                    "where feed = 'pension')")[0]
+    assert n_bad >= 1 and n_staged == n_raw - n_bad
 
 
 def test_sentinels_are_counted_not_rejected(ingested):
@@ -171,8 +227,9 @@ def test_unreadable_delivery_fails_its_feed_and_keeps_earlier_data(small, feed, 
 
 def _feed_tables(db: Path, feed: str) -> list[str]:
     return [f"{s}.{t}" for s, t in _q(db, "select schema_name, table_name from duckdb_tables() "
-                                          "where schema_name in ('raw', 'staging')")
-            if t.startswith(feed) or t.startswith(f"stg_{feed}")]
+                                          "union all select schema_name, view_name "
+                                          "from duckdb_views() where not internal")
+            if s in ("raw", "staging") and (t.startswith(feed) or t.startswith(f"stg_{feed}"))]
 
 
 def _drop_sheet(path: Path, sheet: str) -> None:
@@ -258,3 +315,21 @@ def test_truncated_gzip_is_detected_independently(small):
     data = (landing / "pension/2022/pension_2022.jsonl.gz").read_bytes()
     with pytest.raises(EOFError):
         gzip.decompress(data[: len(data) // 2])
+
+
+def test_the_expectations_sample_is_repeatable_and_near_its_size():
+    from junheng.quality.expectations import frame
+
+    con = duckdb.connect()
+    con.execute("create schema staging; create table staging.t as select range + 2 as _line, "
+                "2024 as year, range * 3 as v from range(50000)")
+    suite = {"meta": {"max_rows": 5000},
+             "expectations": [{"type": "x", "kwargs": {"column": "v"}}]}
+    prof = {"rows_loaded": 50000}
+    first = frame(con, "t", 2024, suite, prof)
+    con.execute("set threads = 1")
+    again = frame(con, "t", 2024, suite, prof)
+    assert 4000 < len(first) < 6000
+    assert sorted(first["v"]) == sorted(again["v"])
+    everything = frame(con, "t", 2024, {**suite, "meta": {"max_rows": 50000}}, prof)
+    assert len(everything) == 50000

@@ -28,7 +28,7 @@ from junheng.ingest.readers import (
     read_xlsx,
 )
 from junheng.reference import alias_map, normalise_name
-from junheng.sql import ident, one, sql_text
+from junheng.sql import ident, one, relation_exists, sql_text
 
 BIG_CSV_BYTES = 5_000_000  # above this a CSV goes straight into DuckDB
 
@@ -70,6 +70,7 @@ class FeedResult:
     deliveries: list[Delivery]
     unexpected: list[Delivery]
     unchanged: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)  # archive, read, write
 
 
 # --------------------------------------------------------------------------- landing zone
@@ -203,11 +204,6 @@ def ensure_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(sql_text("create_macros.sql"))
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return one(con, "select count(*) from duckdb_tables() where schema_name = ? "
-                       "and table_name = ?", [schema, table])[0] > 0
-
-
 def _unchanged(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
                deliveries: list[Delivery]) -> bool:
     """True when every file's newest delivery was loaded before with the same content."""
@@ -218,7 +214,7 @@ def _unchanged(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
             "order by recorded_at desc limit 1", [feed.id, year, d.file_name])
         if row is None or tuple(row) != (d.sha256, "loaded"):
             return False
-    return all(table_exists(con, "staging", p.staging) for p in feed.parts)
+    return all(relation_exists(con, "staging", p.staging) for p in feed.parts)
 
 
 def record_deliveries(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], status: str,
@@ -259,8 +255,10 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
     known = {(r[0], r[1], r[2]): (r[3], r[4]) for r in con.execute(
         "select file_name, bytes, arrived_at, sha256, archive_path from quality.deliveries "
         "where feed = ? and year = ? and archive_path is not null", [feed.id, year]).fetchall()}
+    t0 = time.perf_counter()
     for d in [*deliveries, *unexpected]:
         archive(d, archive_root, known)
+    seconds = {"archive": time.perf_counter() - t0}
     if unexpected:
         _in_transaction(con, record_deliveries, unexpected, "unexpected", run_id)
     delivered = {d.file_name for d in deliveries}
@@ -272,12 +270,13 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
         return FeedResult(feed.id, year, _previous_counts(con, feed, year, deliveries),
                           deliveries, unexpected, unchanged=True)
     for dep in feed.depends_on:
-        if not table_exists(con, "staging", dep) or not one(con, 
+        if not relation_exists(con, "staging", dep) or not one(con, 
                 f"select count(*) from staging.{ident(dep)} where year = ?", [year])[0]:
             raise DeliveryError(deliveries[0].file_name,
                                 f"staging.{dep} holds nothing for {year}, and {feed.id} is "
                                 "checked against it: load that feed first")
     extras: dict[str, list[str]] = {}
+    t0 = time.perf_counter()
     try:
         for d in deliveries:
             extras |= _read(con, d)
@@ -299,12 +298,37 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
                                    c[2] + r.rows_rejected)
         record_deliveries(con, deliveries, "loaded", run_id, counts=counts)
 
+    seconds["read"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     try:
         _in_transaction(con, write)
     finally:
         for part in feed.parts:
-            con.execute(f"drop table if exists _read_{ident(part.entity)}")
-    return FeedResult(feed.id, year, results, deliveries, unexpected)
+            _drop_temp(con, f"_read_{ident(part.entity)}")
+            _drop_temp(con, f"_read_{ident(part.entity)}__rows")
+    seconds["rules_and_write"] = time.perf_counter() - t0
+    return FeedResult(feed.id, year, results, deliveries, unexpected,
+                      seconds={k: round(v, 2) for k, v in seconds.items()})
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a temp table or view (readers make either)."""
+    kind = one(con, "select 'view' from duckdb_views() where temporary and view_name = ? "
+                    "union all select 'table' from duckdb_tables() where temporary "
+                    "and table_name = ?", [name, name])
+    if kind:
+        con.execute(f"drop {kind[0]} {ident(name)}")
+
+
+def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, raw: str, read_table: str) -> None:
+    """raw.<table>: _year, _delivery_sha256, then the read columns (all text but _line)."""
+    if relation_exists(con, "raw", part.raw_table):
+        return
+    cols = con.execute(f"select column_name, column_type from (describe {read_table})").fetchall()
+    defs = ["_year integer", "_delivery_sha256 varchar"] + [
+        f"{ident(c)} {t}" + (" using compression uncompressed" if c in part.uncompressed else "")
+        for c, t in cols]
+    con.execute(f"create table {raw} ({', '.join(defs)})")
 
 
 def _stage_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: Delivery, part: Part,
@@ -313,21 +337,31 @@ def _stage_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: Delive
     con.execute(f"create or replace temp view _delivery as select * from {read_table}")
     if part.district_column:
         _district_names(con, part)
-    con.execute("create or replace temp table _checked as "
-                + sql_text(f"staging/{part.staging}.sql"), {"year": year})
     raw, stg = f"raw.{ident(part.raw_table)}", f"staging.{ident(part.staging)}"
-    con.execute(f"create table if not exists {raw} as select 0::integer as _year, "
-                f"''::varchar as _delivery_sha256, * from {read_table} limit 0")
+    _create_raw(con, part, raw, read_table)
     con.execute(f"delete from {raw} where _year = ?", [year])
     con.execute(f"insert into {raw} by name select ?::integer as _year, ? as _delivery_sha256, * "
                 f"from {read_table}", [year, d.sha256])
     con.execute("delete from quality.quarantine where feed = ? and year = ? and table_name = ?",
                 [feed.id, year, part.raw_table])
-    con.execute(
-        "insert into quality.quarantine select ?, ?, ?, ?, ?, _line, v.column_name, v.rule, "
-        "v.value, ? from (select _line, unnest(_violations) as v from _checked "
-        "where len(_violations) > 0)",
-        [feed.id, year, d.file_name, d.sha256, part.raw_table, run_id])
+    rules = sql_text(f"staging/{part.staging}.sql")
+    quarantine = ("insert into quality.quarantine select $feed, $year, $file, $sha, $table, "
+                  "_line, v.column_name, v.rule, v.value, $run from (select _line, "
+                  "unnest(_violations) as v from ({}) where len(_violations) > 0)")
+    params = {"feed": feed.id, "year": year, "file": d.file_name, "sha": d.sha256,
+              "table": part.raw_table, "run": run_id}
+    if part.staging_view:
+        # The rules run once over the read rows and nothing is materialised: only the
+        # failing rows build a list. Staging is then raw minus the quarantined lines.
+        con.execute(quarantine.format(rules), params)
+        _create_staging_view(con, part, stg)
+        read = one(con, f"select count(*) from {read_table}")[0]
+        rejected = one(con, "select count(distinct line) from quality.quarantine where "
+                            "feed = ? and year = ? and table_name = ?",
+                       [feed.id, year, part.raw_table])[0]
+        return PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected, extra)
+    con.execute("create or replace temp table _checked as " + rules, {"year": year})
+    con.execute(quarantine.format("select * from _checked"), params)
     con.execute(f"create table if not exists {stg} as select * exclude (_violations) "
                 "from _checked limit 0")
     con.execute(f"delete from {stg} where year = ?", [year])
@@ -337,6 +371,16 @@ def _stage_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: Delive
                                  "from _checked")
     con.execute("drop table _checked")
     return PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected, extra)
+
+
+def _create_staging_view(con: duckdb.DuckDBPyConnection, part: Part, stg: str) -> None:
+    """(Re)define a staging view from warehouse/sql/staging/<name>.view.sql. A staging
+    *table* of that name (a warehouse from before the view) is dropped first."""
+    if one(con, "select count(*) from duckdb_tables() where database_name = current_database() "
+                "and schema_name = 'staging' and table_name = ?", [part.staging])[0]:
+        con.execute(f"drop table {stg}")
+    con.execute(f"create or replace view {stg} as "
+                + sql_text(f"staging/{part.staging}.view.sql"))
 
 
 def _previous_counts(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,

@@ -231,11 +231,15 @@ def read_jsonl_gz(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec, fi
     cols = ", ".join(f"{ident(c)}: 'VARCHAR'" for c in part.columns.values())
     select = ", ".join(ident(c) for c in part.columns.values())
     try:
+        # Record numbers from the row id of a fresh table, which follows the file's order
+        # (insertion order is preserved): row_number() over () would cost 7 s a year.
         con.execute(
-            f"create or replace temp table {target} as "
-            f"select (row_number() over ())::bigint as _line, null::varchar as _error, {select} "
+            f"create or replace temp table {target}__rows as "
+            f"select null::varchar as _error, {select} "
             f"from read_json($path, format = 'newline_delimited', compression = 'gzip', "
             f"columns = {{{cols}}})", {"path": str(path)})
+        con.execute(f"create or replace temp view {target} as select (rowid + 1)::bigint "
+                    f"as _line, * from {target}__rows")
         return []
     except duckdb.InvalidInputException as exc:
         if "Malformed JSON" not in str(exc) and "JSON" not in str(exc).split(":")[0]:

@@ -35,6 +35,7 @@ from junheng import PROJECT_ROOT
 from junheng.ingest.feeds import FEEDS
 from junheng.methodology.index import cross_year
 from junheng.publish.dictionary import TABLES, dictionary_rows, schema
+from junheng.sql import ident, one, relation_exists
 
 YEAR_TABLES = ("indicator_values", "indicator_scores", "domain_scores", "equalisation_index",
                "equalisation_measures")
@@ -72,16 +73,16 @@ def withheld_years(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int,
         "select distinct year from quality.deliveries where status <> 'unexpected'").fetchall()})
     marts = {r[0] for r in con.execute(
         "select distinct year from marts.indicator_values").fetchall()} \
-        if _exists(con, "marts", "indicator_values") else set()
+        if relation_exists(con, "marts", "indicator_values") else set()
     reasons: dict[int, list[str]] = {}
     for year in years:
         why = []
         for feed in FEEDS.values():
             for part in feed.parts:
-                n = con.execute(f"select count(*) from staging.{part.staging} where year = ?",
-                                [year]).fetchall()[0][0] \
-                    if _exists(con, "staging", part.staging) else 0
-                if n == 0:
+                loaded = relation_exists(con, "staging", part.staging) and one(
+                    con, f"select exists (select 1 from staging.{ident(part.staging)} "
+                         "where year = ?)", [year])[0]
+                if not loaded:
                     last = con.execute(
                         "select file_name, status, message from quality.deliveries where "
                         "feed = ? and year = ? and status <> 'unexpected' "
@@ -105,11 +106,6 @@ def withheld_years(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int,
 def _short_failures(failures_json: str) -> str:
     items = json.loads(failures_json or "[]")
     return "; ".join(f"{i['expectation']} {i.get('column', '')}".strip() for i in items[:3])
-
-
-def _exists(con, schema_name: str, table: str) -> bool:
-    return con.execute("select count(*) from duckdb_tables() where schema_name = ? and "
-                       "table_name = ?", [schema_name, table]).fetchall()[0][0] > 0
 
 
 def plan_release(con: duckdb.DuckDBPyConnection, config) -> Plan:
@@ -156,7 +152,7 @@ def data_quality(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame:
         failed[key] = failed.get(key, 0) + int(fa)
     duals = dict(con.execute("select year, sum(dual_enrolments) from "
                              "marts.pension_dual_enrolments group by all").fetchall()) \
-        if _exists(con, "marts", "pension_dual_enrolments") else {}
+        if relation_exists(con, "marts", "pension_dual_enrolments") else {}
     keys = list(zip(dq["feed"], dq["year"], dq["file_name"], strict=True))
     dq["expectations_run"] = [run.get(k) if s == "loaded" else None
                               for k, s in zip(keys, dq["status"], strict=True)]

@@ -1,31 +1,35 @@
--- One row per pension enrolment (person and scheme) and reporting year. RESTRICTED.
+-- The rules of one pension delivery: the suspect rows, with their violations.
+-- staging.stg_pension__enrolments itself is a view (stg_pension__enrolments.view.sql):
+-- raw minus the lines quarantined here. So this file yields only suspect rows (a list
+-- that is empty for a row that only shared a hash with another); a row that passes every
+-- rule costs one predicate and one hash, never a list (9 to 10 million rows a year).
 -- Quarantined values of person_key are never stored: the rule and line are enough.
--- Duplicate keys by a hash aggregate, not a window: 9 million rows a year.
-with duplicated as (
-    select person_key, scheme from _delivery group by all having count(*) > 1
+-- Duplicate keys: a 64-bit hash of (person_key, scheme) finds the candidates cheaply,
+-- then the keys themselves decide, among the candidates only.
+with dup_hash as (
+    select hash(person_key, scheme) as h from _delivery group by 1 having count(*) > 1
+),
+duplicated as (
+    select person_key, scheme from _delivery
+    where hash(person_key, scheme) in (select h from dup_hash)
+    group by all having count(*) > 1
+),
+suspect as not materialized (
+    select * from _delivery
+    where _error is not null
+       or hash(person_key, scheme) in (select h from dup_hash)
+       or not coalesce(regexp_full_match(person_key, '[0-9a-f]{64}')
+                   and district_code in (select district_code from reference.districts)
+                   and scheme in ('employee', 'resident')
+                   and regexp_full_match(birth_year, '[0-9]{4}')
+                   and as_int(birth_year) between 1900 and $year
+                   and sex in ('M', 'F')
+                   and status in ('contributing', 'receiving', 'suspended'), false)
 )
 select
     _line,
-    $year::integer as year,
-    person_key,
-    district_code,
-    scheme,
-    as_int(birth_year)::integer as birth_year,
-    sex,
-    status,
     -- An unparsable row gets that one reason, not a rule break per empty field.
-    -- Fast path: a row that passes every rule gets an empty list without building one
-    -- (the list of structs per row is what costs, over 9 million rows).
     case when _error is not null then [v('*', 'parsable row', 'line is not a JSON object')]
-         when d.person_key is null
-          and regexp_full_match(person_key, '[0-9a-f]{64}')
-          and district_code in (select district_code from reference.districts)
-          and scheme in ('employee', 'resident')
-          and regexp_full_match(birth_year, '[0-9]{4}')
-          and as_int(birth_year) between 1900 and $year
-          and sex in ('M', 'F')
-          and status in ('contributing', 'receiving', 'suspended')
-         then []
          else violations([
         case when not coalesce(regexp_full_match(person_key, '[0-9a-f]{64}'), false)
                   then v('person_key', '64 lowercase hex', '(withheld)')
@@ -42,5 +46,5 @@ select
         in_set('sex', sex, ['M', 'F']),
         in_set('status', status, ['contributing', 'receiving', 'suspended'])
     ]) end as _violations
-from _delivery
+from suspect
 left join duplicated d using (person_key, scheme)
