@@ -103,14 +103,16 @@ def _stored_outcomes(con: duckdb.DuckDBPyConnection, feed: Feed, year: int) -> d
 
 
 def _materializations(result: FeedResult, con, year: int) -> Iterator[dg.MaterializeResult]:
-    for r in result.parts:
+    for i, r in enumerate(result.parts):
         version = dg.DataVersion(r.sha256[:16])
         common = {"delivery_sha256": r.sha256, "file_name": r.file_name,
                   "rows_read": dg.MetadataValue.int(r.rows_read),
                   "unchanged": result.unchanged}
+        # The feed-year's load phases, once (on its first raw table).
+        timing = {"seconds_by_phase": dg.MetadataValue.json(result.seconds)} \
+            if i == 0 and result.seconds else {}
         yield dg.MaterializeResult(asset_key=["raw", r.part.raw_table], data_version=version,
-                                   metadata={**common, "seconds_by_phase": dg.MetadataValue.json(
-                                       result.seconds)})
+                                   metadata={**common, **timing})
         yield dg.MaterializeResult(
             asset_key=["staging", r.part.staging], data_version=version,
             metadata={**common,

@@ -4,8 +4,9 @@ Generates (or reuses) city-scale demo feeds (--scale 1.0, six years) in data/ben
 then measures, each in its own process (wall time and peak RSS from wait4):
 
 1. the pipeline for one reporting year (2025) on an empty warehouse, with per-stage times
-   from the Dagster event log (ingest per feed, expectations, indicators and index,
-   progress and sensitivity, publication);
+   from the Dagster event log (ingest per feed and its load phases, expectations,
+   indicators and index, progress and sensitivity, publication), alternately with the
+   baseline (4.), three rounds by default, medians reported;
 2. the pipeline for all six years on an empty warehouse;
 3. a no-change re-run of the six years;
 4. the baseline: bare DuckDB loading the same files of one year into tables and computing
@@ -65,6 +66,7 @@ def stage_times(env: dict) -> dict:
     import dagster as dg
 
     stages: dict[str, float] = {}
+    phases: dict[str, float] = {}
     gx = 0.0
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         for run in instance.get_runs():
@@ -82,8 +84,15 @@ def stage_times(env: dict) -> dict:
                     meta = ev.event_specific_data.metadata
                     if "gx_seconds" in meta:
                         gx += meta["gx_seconds"].value
+                elif ev.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                    meta = ev.event_specific_data.materialization.metadata
+                    if "seconds_by_phase" in meta:  # once per feed (its first raw table)
+                        feed = ev.step_key.split(".")[0].removeprefix("ingest_")
+                        for k, v in meta["seconds_by_phase"].value.items():
+                            phases[f"{feed}: {k}"] = phases.get(f"{feed}: {k}", 0.0) + v
     stages = {k: round(v, 2) for k, v in sorted(stages.items())}
     stages["expectations (GX, inside ingest)"] = round(gx, 2)
+    stages["load phases"] = {k: round(v, 2) for k, v in sorted(phases.items())}
     return stages
 
 
@@ -158,7 +167,11 @@ print(f"load {load:.2f} aggregates {time.perf_counter() - t1:.2f} rows {n}")
 '''
 
 
-def main(one_year_only: bool = False) -> None:
+def _median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+
+
+def main(one_year_only: bool = False, repeat: int = 3) -> None:
     BENCH.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     subprocess.run([PY, "-m", "junheng.cli", "demo-feeds", "--landing", str(LANDING),
@@ -166,19 +179,32 @@ def main(one_year_only: bool = False) -> None:
     print(f"demo feeds ready ({time.perf_counter() - t:.0f} s)")
     results: dict = {}
 
-    env = fresh_env("one_year")
-    r = measured([PY, "-m", "junheng.cli", "run", "--years", str(YEAR)], env)
-    results["pipeline_one_year"] = {**{k: r[k] for k in ("wall_s", "peak_rss_mb")},
-                                    "stages_s": stage_times(env)}
-    print("one year:", results["pipeline_one_year"])
-
+    # One year and the baseline, alternately, `repeat` times: this machine's speed drifts by
+    # ±15 % between minutes, so one pair is not a measurement. Medians are reported.
+    pipeline_runs, baseline_runs = [], []
     base_db = BENCH / "baseline.duckdb"
-    base_db.unlink(missing_ok=True)
-    r = measured([PY, "-c", BASELINE, str(LANDING), str(YEAR), str(base_db)])
-    load, agg = (float(x) for x in r["stdout"].split()[1:4:2])
-    results["baseline_one_year"] = {"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"],
-                                    "load_s": load, "aggregates_s": agg}
-    print("baseline:", results["baseline_one_year"])
+    for i in range(repeat):
+        for what in (("pipeline", "baseline") if i % 2 == 0 else ("baseline", "pipeline")):
+            if what == "pipeline":
+                env = fresh_env("one_year")
+                r = measured([PY, "-m", "junheng.cli", "run", "--years", str(YEAR)], env)
+                pipeline_runs.append({**{k: r[k] for k in ("wall_s", "peak_rss_mb")},
+                                      "stages_s": stage_times(env)})
+            else:
+                base_db.unlink(missing_ok=True)
+                r = measured([PY, "-c", BASELINE, str(LANDING), str(YEAR), str(base_db)])
+                load, agg = (float(x) for x in r["stdout"].split()[1:4:2])
+                baseline_runs.append({"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"],
+                                      "load_s": load, "aggregates_s": agg})
+        print(f"round {i + 1}/{repeat}: pipeline {pipeline_runs[-1]['wall_s']} s, "
+              f"baseline {baseline_runs[-1]['wall_s']} s", flush=True)
+    results["pipeline_one_year"] = _median_run(pipeline_runs)
+    results["baseline_one_year"] = _median_run(baseline_runs)
+    results["one_year_rounds"] = [{"pipeline_s": p["wall_s"], "baseline_s": b["wall_s"],
+                                   "ratio": round(p["wall_s"] / b["wall_s"], 2)}
+                                  for p, b in zip(pipeline_runs, baseline_runs, strict=True)]
+    print("one year (median run):", results["pipeline_one_year"])
+    print("baseline (median run):", results["baseline_one_year"])
 
     if one_year_only:
         return
@@ -209,9 +235,14 @@ def main(one_year_only: bool = False) -> None:
     print("\n| measure | value | target |\n|---|---|---|")
     for row in targets:
         print(f"| {row[0]} | {row[1]} | {row[2]} |")
-    print("\n| stage (one year) | s |\n|---|---|")
+    rounds = ", ".join(f"{r['ratio']}x" for r in results["one_year_rounds"])
+    print(f"\none year / baseline in each round: {rounds}")
+    print("\n| stage (one year, median run) | s |\n|---|---|")
     for k, v in one["stages_s"].items():
-        print(f"| {k} | {v} |")
+        if k != "load phases":
+            print(f"| {k} | {v} |")
+    for k, v in one["stages_s"]["load phases"].items():
+        print(f"| load {k} | {v} |")
     print("\n| run | wall s | peak RSS MB |\n|---|---|---|")
     for k in ("pipeline_one_year", "baseline_one_year", "pipeline_six_years",
               "no_change_rerun_six_years"):
@@ -225,6 +256,10 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--one-year-only", action="store_true",
-                        help="measure one year and the baseline only (about 2 minutes), "
-                             "print them, write nothing")
-    main(parser.parse_args().one_year_only)
+                        help="measure one year and the baseline only, print them, "
+                             "write nothing")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of one year + baseline, alternately (default 3; "
+                             "medians are reported)")
+    args = parser.parse_args()
+    main(args.one_year_only, max(1, args.repeat))

@@ -133,6 +133,9 @@ class Validator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        # GX logs its ephemeral context's temporary docs directory at INFO: not ours to show.
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
         self.gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
