@@ -7,6 +7,7 @@ files (eldercare, environment) or two sheets (health) is one delivery unit.
 
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,27 +27,42 @@ from junheng.sql import ident, one
 from pipelines.resources import DuckDBWarehouse, LandingZone
 
 POOL = "duckdb_writer"
+log = logging.getLogger("junheng")
 RESTRICTED_COLUMNS = {"person_key"}  # never in metadata, logs or previews
 
 
-_GX_WARMUP = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-warmup")
+# Everything Great Expectations does in this process runs on this one thread, in order:
+# building the context (importing great_expectations takes about 4 s of Python, which
+# overlaps with DuckDB loading the first feed: DuckDB releases the GIL), the validations,
+# and the Data Docs pages, which render while the next feed loads. One thread, so GX's
+# context is never used concurrently.
+_GX = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx")
 
 
 @cache
 def _gx_context(docs_dir: str) -> Future:
-    return _GX_WARMUP.submit(Validator, docs_dir=Path(docs_dir))
+    return _GX.submit(Validator, docs_dir=Path(docs_dir))
 
 
 def warm_validator(docs_dir: str) -> None:
-    """Start building the GX context in the background: importing great_expectations takes
-    about 4 s of Python, which overlaps with DuckDB loading a feed (DuckDB releases the
-    GIL). The pension step runs first (the largest), so by its validation GX is there."""
+    """Start building the GX context in the background (see _GX). The pension step runs
+    first (the largest), so by its validation GX is there."""
     _gx_context(docs_dir)
 
 
 def validator(docs_dir: str) -> Validator:
     """One GX context per process (the in-process executor runs every step here)."""
     return _gx_context(docs_dir).result()
+
+
+def _docs_done(future: Future) -> None:
+    if future.exception() is not None:
+        log.warning("Data Docs were not rendered: %s", future.exception())
+
+
+def data_docs_written() -> None:
+    """Wait until the Data Docs pages queued so far are written."""
+    _GX.submit(lambda: None).result()
 
 
 def _preview(con: duckdb.DuckDBPyConnection, part: Part, year: int) -> str:
@@ -193,13 +209,14 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                 fresh = []
                 for r in result.parts:
                     prof = profile(con, r.part.staging, year, r.rows_read, r.rows_rejected)
-                    found = gx.validate(con, r.part.staging, year, prof,
-                                        run_name=context.run_id[:8])
+                    data = gx.frame(con, r.part.staging, year, prof)
+                    found = _GX.submit(gx.run, r.part.staging, year, data,
+                                       context.run_id[:8]).result()
                     for level, o in found.items():
                         outcomes[r.part.staging, level] = o
                         fresh.append(o)
                 _record(con, feed, year, fresh, context.run_id)
-                gx.build_docs()
+                _GX.submit(gx.build_docs).add_done_callback(_docs_done)
             gx_seconds = time.perf_counter() - t0
             for r in result.parts:
                 yield from _check_results(feed, r, outcomes, _reconcile(con, feed, r.part, year),

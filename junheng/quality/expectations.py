@@ -126,6 +126,16 @@ def profile(con: duckdb.DuckDBPyConnection, table: str, year: int, rows_read: in
     }
 
 
+@cache
+def merged_suite(table: str) -> dict:
+    """The critical and warning suites of a table as one, each expectation tagged."""
+    suites = {level: load_suite(table, level) for level in LEVELS}
+    return {"name": f"staging.{table}",
+            "meta": {k: v for s in suites.values() for k, v in s["meta"].items()},
+            "expectations": [{**e, "meta": {**e.get("meta", {}), "severity": level}}
+                             for level, s in suites.items() for e in s["expectations"]]}
+
+
 class Validator:
     """One ephemeral GX context per process; Data Docs written beside the warehouse."""
 
@@ -167,21 +177,23 @@ class Validator:
                 self.gx.ValidationDefinition(name=key, data=self._batch, suite=suite))
         return self._definitions[key]
 
-    def validate(self, con: duckdb.DuckDBPyConnection, table: str, year: int,
-                 profile_row: dict, run_name: str = "") -> dict[str, Outcome]:
-        """Both suites of a table in one GX validation; outcomes split by level."""
+    @staticmethod
+    def frame(con: duckdb.DuckDBPyConnection, table: str, year: int,
+              profile_row: dict) -> pd.DataFrame:
+        """The frame the suites of a table run on (DuckDB work: the caller's thread)."""
+        return frame(con, table, year, merged_suite(table), profile_row)
+
+    def run(self, table: str, year: int, data: pd.DataFrame,
+            run_name: str = "") -> dict[str, Outcome]:
+        """Both suites of a table in one GX validation, outcomes split by level (GX work:
+        call it always from the same thread)."""
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
             ValidationResultIdentifier,
         )
 
-        suites = {level: load_suite(table, level) for level in LEVELS}
-        merged = {"name": f"staging.{table}",
-                  "meta": {k: v for s in suites.values() for k, v in s["meta"].items()},
-                  "expectations": [{**e, "meta": {**e.get("meta", {}), "severity": level}}
-                                   for level, s in suites.items() for e in s["expectations"]]}
-        data = frame(con, table, year, merged, profile_row)
+        merged = merged_suite(table)
         vd = self._definition(merged["name"], merged["expectations"])
         run_id = RunIdentifier(run_name=f"{year} {run_name}".strip(),
                                run_time=datetime.now(UTC))
