@@ -20,7 +20,7 @@ import duckdb
 
 from assets.partitions import reporting_year
 from junheng.ingest.feeds import Feed, Part
-from junheng.ingest.load import FeedResult, PartResult, load_feed_year
+from junheng.ingest.load import FeedResult, PartResult, load_feed_year, rejected_lines
 from junheng.ingest.readers import DeliveryError
 from junheng.quality.expectations import Outcome, Validator, profile
 from junheng.sql import ident, one
@@ -92,8 +92,7 @@ def _reconcile(con: duckdb.DuckDBPyConnection, feed: Feed, part: Part, year: int
                [year])[0]
     loaded = one(con, f"select count(*) from staging.{ident(part.staging)} where year = ?",
                  [year])[0]
-    rejected = one(con, "select count(distinct line) from quality.quarantine where feed = ? "
-                        "and year = ? and table_name = ?", [feed.id, year, part.raw_table])[0]
+    rejected = rejected_lines(con, feed.id, year, part.raw_table)
     return read, loaded, rejected
 
 

@@ -35,12 +35,20 @@ def one(con: duckdb.DuckDBPyConnection, query: str, params=None) -> tuple | None
     return tuple(rows[0]) if rows else None
 
 
+def relation_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str,
+                  database: str | None = None) -> str | None:
+    """'table', 'view' or None, in this warehouse (or `database`, e.g. 'temp')."""
+    row = one(con, "select 'view' from duckdb_views() where database_name = "
+                   "coalesce($db, current_database()) and schema_name = $s and view_name = $n "
+                   "union all select 'table' from duckdb_tables() where database_name = "
+                   "coalesce($db, current_database()) and schema_name = $s and table_name = $n",
+              {"db": database, "s": schema, "n": name})
+    return row[0] if row else None
+
+
 def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     """A table or a view of this warehouse (staging.stg_pension__enrolments is a view)."""
-    return one(con, "select count(*) from (select database_name, schema_name, table_name as n "
-                    "from duckdb_tables() union all select database_name, schema_name, view_name "
-                    "from duckdb_views()) where database_name = current_database() "
-                    "and schema_name = ? and n = ?", [schema, name])[0] > 0
+    return relation_kind(con, schema, name) is not None
 
 
 def build_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, relpath: str,

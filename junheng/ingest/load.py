@@ -23,13 +23,14 @@ import pyarrow as pa
 from junheng.ingest.feeds import Feed, FileSpec, Part
 from junheng.ingest.readers import (
     DeliveryError,
+    drop_read,
     read_big_csv,
     read_jsonl_gz,
     read_small_csv,
     read_xlsx,
 )
 from junheng.reference import alias_map, normalise_name
-from junheng.sql import ident, one, relation_exists, sql_text
+from junheng.sql import ident, one, relation_exists, relation_kind, sql_text
 
 BIG_CSV_BYTES = 5_000_000  # above this a CSV goes straight into DuckDB
 
@@ -140,7 +141,7 @@ def archive(delivery: Delivery, root: Path, known: dict | None = None) -> None:
         os.replace(tmp.name, target)
         os.chmod(target, 0o444)
     delivery.sha256, delivery.bytes, delivery.archive_path = sha, size, target
-    delivery.arrived_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+    delivery.arrived_at = arrived
 
 
 def _sha256(path: Path, chunk: int = 16 << 20) -> str:
@@ -315,20 +316,10 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
         _in_transaction(con, write)
     finally:
         for part in feed.parts:
-            _drop_temp(con, f"_read_{ident(part.entity)}")
-            _drop_temp(con, f"_read_{ident(part.entity)}__rows")
+            drop_read(con, f"_read_{ident(part.entity)}")
     seconds["rules_and_write"] = time.perf_counter() - t0
     return FeedResult(feed.id, year, results, deliveries, unexpected,
                       seconds={k: round(v, 2) for k, v in seconds.items()})
-
-
-def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop a temp table or view (readers make either)."""
-    kind = one(con, "select 'view' from duckdb_views() where temporary and view_name = ? "
-                    "union all select 'table' from duckdb_tables() where temporary "
-                    "and table_name = ?", [name, name])
-    if kind:
-        con.execute(f"drop {kind[0]} {ident(name)}")
 
 
 def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, raw: str, read_table: str) -> None:
@@ -367,9 +358,7 @@ def _stage_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: Delive
         con.execute(quarantine.format(rules), params)
         _create_staging_view(con, part, stg)
         read = one(con, f"select count(*) from {read_table}")[0]
-        rejected = one(con, "select count(distinct line) from quality.quarantine where "
-                            "feed = ? and year = ? and table_name = ?",
-                       [feed.id, year, part.raw_table])[0]
+        rejected = rejected_lines(con, feed.id, year, part.raw_table)
         return PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected, extra)
     con.execute("create or replace temp table _checked as " + rules, {"year": year})
     con.execute(quarantine.format("select * from _checked"), params)
@@ -387,11 +376,16 @@ def _stage_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: Delive
 def _create_staging_view(con: duckdb.DuckDBPyConnection, part: Part, stg: str) -> None:
     """(Re)define a staging view from warehouse/sql/staging/<name>.view.sql. A staging
     *table* of that name (a warehouse from before the view) is dropped first."""
-    if one(con, "select count(*) from duckdb_tables() where database_name = current_database() "
-                "and schema_name = 'staging' and table_name = ?", [part.staging])[0]:
+    if relation_kind(con, "staging", part.staging) == "table":
         con.execute(f"drop table {stg}")
     con.execute(f"create or replace view {stg} as "
                 + sql_text(f"staging/{part.staging}.view.sql"))
+
+
+def rejected_lines(con: duckdb.DuckDBPyConnection, feed_id: str, year: int, table: str) -> int:
+    """Quarantined rows of a feed-year's raw table (a row breaking two rules counts once)."""
+    return one(con, "select count(distinct line) from quality.quarantine where feed = ? "
+                    "and year = ? and table_name = ?", [feed_id, year, table])[0]
 
 
 def _previous_counts(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
@@ -401,8 +395,6 @@ def _previous_counts(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
         for part in d.spec.parts:
             read = one(con, f"select count(*) from raw.{ident(part.raw_table)} where _year = ?",
                                [year])[0]
-            rejected = one(con, 
-                "select count(distinct line) from quality.quarantine where feed = ? and year = ? "
-                "and table_name = ?", [feed.id, year, part.raw_table])[0]
+            rejected = rejected_lines(con, feed.id, year, part.raw_table)
             out.append(PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected))
     return out

@@ -21,7 +21,7 @@ import pyarrow as pa
 from python_calamine import CalamineWorkbook
 
 from junheng.ingest.feeds import FileSpec, Part
-from junheng.sql import ident
+from junheng.sql import ident, relation_kind
 
 
 class DeliveryError(Exception):
@@ -218,6 +218,14 @@ def read_big_csv(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec, fil
         con.unregister("_bad")
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
     return extra
+
+
+def drop_read(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """Drop what a reader made for `target`: a temp table, or a view over `<target>__rows`."""
+    for name in (target, f"{target}__rows"):
+        kind = relation_kind(con, "main", name, database="temp")
+        if kind:
+            con.execute(f"drop {kind} {ident(name)}")
 
 
 def read_jsonl_gz(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec, file_name: str,
