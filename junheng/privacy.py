@@ -1,0 +1,41 @@
+"""Scrubbing what leaves the warehouse: person keys, whole or in part, never travel.
+
+A pension person_key is 64 lowercase hex characters. Anything that leaves the warehouse
+(error texts, quarantine values, Dagster metadata, logs, alerts, pages) passes through
+`scrub`, which replaces every run of hex characters that could be part of one:
+20 or more hex characters, or 12 or more with at least one letter a-f (a run of digits
+that short is a code or a count, not a key). The replacement names no part of the run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+WITHHELD = "(withheld)"
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{12,}")
+
+
+def _replace(m: re.Match) -> str:
+    run = m.group()
+    if len(run) >= 20 or re.search(r"[a-fA-F]", run):
+        return WITHHELD
+    return run
+
+
+def scrub(text: Any) -> Any:
+    """`text` with every possible person-key fragment replaced; non-strings unchanged."""
+    if not isinstance(text, str):
+        return text
+    return _HEX_RUN.sub(_replace, text)
+
+
+def scrub_all(obj: Any) -> Any:
+    """`scrub` applied to every string inside dicts, lists and tuples (keys included)."""
+    if isinstance(obj, str):
+        return scrub(obj)
+    if isinstance(obj, dict):
+        return {scrub_all(k): scrub_all(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(scrub_all(v) for v in obj)
+    return obj
