@@ -1,0 +1,318 @@
+"""The GX suites, each expectation on its own limits: real validations of frames pulled
+from a real DuckDB warehouse holding two demo years (2020, 2021) at scale 0.003.
+
+Every critical expectation gets its own test: a good frame (real staging rows), mutated so
+that this expectation should fail, must fail the critical suite naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from ingest_helpers import ingest, load_reference
+
+from junheng.demo.generator import Options, generate
+from junheng.quality import expectations as ex
+from junheng.quality.expectations import (
+    EXPECTATIONS_DIR,
+    SuiteError,
+    Validator,
+    load_suite,
+    profile,
+)
+
+pytestmark = pytest.mark.xdist_group("expectations")  # one warehouse for the module
+
+YEAR = 2021
+TABLES = sorted({p.name.split(".")[1] for p in EXPECTATIONS_DIR.glob("staging.*.json")})
+SMALL = 3000  # frames above this are cut (per district and scheme) to keep GX quick
+HEX_KEY = "3f9a" * 16  # looks like a person_key
+
+
+def _cols(kwargs: dict) -> str:
+    return ",".join([kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+                    + list(kwargs.get("column_list") or ()))
+
+
+CRITICAL = [pytest.param(t, i, id=f"{t}-{i:02d}-{e['type'].removeprefix('expect_')}-"
+                                  f"{_cols(e['kwargs']) or 'table'}")
+            for t in TABLES for i, e in enumerate(load_suite(t, "critical")["expectations"])]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    root = tmp_path_factory.mktemp("expectations")
+    landing, db = root / "landing", root / "wh" / "junheng.duckdb"
+    generate(landing, Options(scale=0.003, years=(2020, YEAR)))
+    load_reference(landing, db)
+    for year in (2020, YEAR):
+        assert ingest(landing, db, year).success
+    c = duckdb.connect(str(db))
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def validator(tmp_path_factory):
+    return Validator(docs_dir=tmp_path_factory.mktemp("data_docs"))
+
+
+def _profile(con, table: str, year: int = YEAR, relation: str | None = None) -> dict:
+    source = relation or f"staging.{table}"
+    n = con.execute(f"select count(*) from {source} where year = ?", [year]).fetchone()[0]
+    return profile(con, table, year, n, 0, relation=relation)
+
+
+def _small(df: pd.DataFrame) -> pd.DataFrame:
+    if len(df) <= SMALL:
+        return df
+    keys = [c for c in ("district_code", "scheme") if c in df]
+    return df.groupby(keys, sort=False).head(SMALL // 20).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def good(con, validator) -> dict[str, tuple[pd.DataFrame, dict, dict]]:
+    """Per table: the 2021 frame (real rows), its profile and its outcomes on both suites."""
+    found = {}
+    for t in TABLES:
+        prof = _profile(con, t)
+        data = _small(Validator.frame(con, t, YEAR, prof))
+        found[t] = data, prof, validator.run(t, YEAR, data, "good")
+    return found
+
+
+# --------------------------------------------------------------------------- mutators
+
+def _set(df: pd.DataFrame, col: str, value, everywhere: bool) -> None:
+    """`value` in the first row of `col`, or in every row; an integer column that must
+    hold a null or a fraction becomes float."""
+    if value is None or (isinstance(value, float) and not float(value).is_integer()):
+        if pd.api.types.is_integer_dtype(df[col]):
+            df[col] = df[col].astype("float64")
+    if everywhere:
+        df[col] = pd.Series([value] * len(df), index=df.index, dtype=df[col].dtype
+                            if value is not None else None)
+    else:
+        df.loc[df.index[0], col] = value
+
+
+def mutate(df: pd.DataFrame, e: dict, constants) -> pd.DataFrame:
+    """`df` changed so that expectation `e` (and, as far as can be, nothing else) fails."""
+    df = df.copy()
+    kw, kind = e["kwargs"], e["type"]
+    col = kw.get("column")
+    everywhere = col in constants or "mostly" in kw  # broadcast figures, or a share
+    if kind == "expect_column_values_to_be_between":
+        hi, lo = kw.get("max_value"), kw.get("min_value")
+        value = hi + (abs(hi) or 1) if hi is not None else lo - (abs(lo) or 1)
+        _set(df, col, value, everywhere)
+    elif kind == "expect_column_values_to_not_be_null":
+        _set(df, col, None, everywhere)
+    elif kind == "expect_column_values_to_be_unique":
+        df.loc[df.index[1], col] = df.loc[df.index[0], col]
+    elif kind == "expect_column_values_to_be_in_set":
+        _set(df, col, "not in the set", everywhere)
+    elif kind == "expect_column_distinct_values_to_equal_set":
+        df.loc[df.index[0], col] = "not in the set"
+    elif kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = kw["column_A"], kw["column_B"]
+        df.loc[df.index[0], b] = df.loc[df.index[0], a] + 1
+    elif kind == "expect_table_row_count_to_equal":
+        df = pd.concat([df, df.iloc[[0]]], ignore_index=True)
+    else:
+        raise NotImplementedError(f"no mutator for {kind}: add one")
+    return df
+
+
+# --------------------------------------------------------------------------- tests
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_expectation_of_each_suite_is_evaluated(good, table):
+    *_, outcomes = good[table]
+    for level in ex.LEVELS:
+        assert outcomes[level].evaluated == len(load_suite(table, level)["expectations"])
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_real_rows_pass_both_suites(good, table):
+    *_, outcomes = good[table]
+    assert outcomes["critical"].passed, outcomes["critical"].summary()
+    assert outcomes["warning"].passed, outcomes["warning"].summary()
+
+
+@pytest.mark.parametrize(("table", "index"), CRITICAL)
+def test_each_critical_expectation_fails_on_its_own_limits(good, validator, table, index):
+    e = load_suite(table, "critical")["expectations"][index]
+    data, prof, _ = good[table]
+    outcome = validator.run(table, YEAR, mutate(data, e, set(prof)), "mutated",
+                            levels=("critical",))["critical"]
+    assert not outcome.passed
+    mine = [f for f in outcome.failures
+            if (f["expectation"], f["column"]) == (e["type"], _cols(e["kwargs"]))]
+    assert mine, outcome.summary()
+    assert not mine[0]["observed"].startswith("error:"), mine[0]  # failed, not crashed
+    assert outcome.failed <= 3, outcome.summary()  # the mutation stays close to its target
+
+
+# Deliveries the merged suite let through, now candidates checked before publication.
+
+def _candidate(con, table: str, select: str, year: int = YEAR) -> str:
+    name = f"_candidate_{table.removeprefix('stg_')}"
+    con.execute(f"create or replace temp table {name} as {select}", [year])
+    return name
+
+
+def _failures(con, validator, table: str, relation: str, year: int = YEAR) -> set:
+    prof = _profile(con, table, year, relation)
+    data = Validator.frame(con, table, year, prof, relation=relation)
+    critical = validator.run(table, year, data, "candidate")["critical"]
+    assert not critical.passed
+    return {f["column"] for f in critical.failures}
+
+
+@pytest.mark.parametrize("year", [2020, YEAR])
+def test_a_population_file_with_half_the_townships_is_rejected(con, validator, year):
+    rel = _candidate(con, "stg_population__townships",
+                     "select * from staging.stg_population__townships "
+                     "where year = ? and _line % 2 = 0", year)
+    failed = _failures(con, validator, "stg_population__townships", rel, year)
+    assert "residents_vs_census_min" in failed  # even in the first year
+    if year > 2020:
+        assert "residents_ratio_min" in failed
+
+
+def test_a_township_with_no_residents_is_rejected(con, validator):
+    rel = _candidate(con, "stg_population__townships",
+                     "select * replace (if(_line = (select min(_line) from "
+                     "staging.stg_population__townships where year = $1), 0, resident_total) "
+                     "as resident_total) from staging.stg_population__townships where year = $1")
+    assert "resident_total" in _failures(con, validator, "stg_population__townships", rel)
+
+
+def test_a_pension_file_with_only_the_employee_scheme_is_rejected(con, validator):
+    rel = _candidate(con, "stg_pension__enrolments",
+                     "select * from staging.stg_pension__enrolments "
+                     "where year = ? and scheme = 'employee'")
+    failed = _failures(con, validator, "stg_pension__enrolments", rel)
+    assert {"scheme", "resident_enrolments_ratio_min"} <= failed
+
+
+def test_rates_stored_as_fractions_are_rejected(con, validator):
+    rel = _candidate(con, "stg_health__districts",
+                     "select * replace (round(vaccination_rate / 100, 4) as vaccination_rate) "
+                     "from staging.stg_health__districts where year = ?")
+    failed = _failures(con, validator, "stg_health__districts", rel)
+    assert {"vaccination_rate", "vaccination_rate_change_max"} <= failed
+
+
+def test_a_candidate_is_profiled_from_its_own_rows_and_last_years_published_ones(con):
+    table = "stg_schools__schools"
+    rel = _candidate(con, table, f"select * from staging.{table} where year = ?")
+    assert _profile(con, table, relation=rel) == _profile(con, table)
+    con.execute(f"alter table {rel} add column extra integer")
+    prof = _profile(con, table, relation=rel)
+    assert prof["schema_signature"].endswith(",extra:INTEGER")
+    assert prof["rows_previous_year"] == con.execute(
+        f"select count(*) from staging.{table} where year = 2020").fetchone()[0]
+    with pytest.raises(ValueError, match="not a safe SQL identifier"):
+        profile(con, table, YEAR, 1, 0, relation="x; drop table staging.stg_schools__schools")
+
+
+def test_a_new_warehouse_has_no_previous_year_to_compare_with():
+    c = duckdb.connect()
+    c.execute("create temp table _candidate_sewage as select 2 as _line, 2021 as year, "
+              "'320505' as district_code, 10.0 as sewage_generated, 9.0 as sewage_collected")
+    prof = profile(c, "stg_environment__sewage", 2021, 1, 0, relation="_candidate_sewage")
+    assert prof["rows_previous_year"] is None
+    assert prof["sewage_generated_ratio_min"] is None
+    assert prof["districts_present"] == 1
+
+
+def test_failures_withhold_person_key_like_values(good, validator):
+    data = good["stg_pension__enrolments"][0].copy()
+    data.loc[data.index[0], "sex"] = HEX_KEY
+    data.loc[data.index[1], "district_code"] = HEX_KEY[:40]
+    critical = validator.run("stg_pension__enrolments", YEAR, data, "scrub",
+                             levels=("critical",))["critical"]
+    assert not critical.passed
+    text = critical.summary() + json.dumps(critical.failures)
+    assert "(withheld)" in text
+    assert not re.search(r"[0-9a-f]{20,}", text)
+
+
+TWICE = {"name": "x", "meta": {}, "expectations": [  # one limit each: GX keeps one of them
+    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "v", "min_value": 1}},
+    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "v", "max_value": 9}}]}
+
+
+def test_a_suite_that_gx_would_collapse_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "staging.stg_twice.critical.json").write_text(json.dumps(TWICE))
+    monkeypatch.setattr(ex, "EXPECTATIONS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"staging\.stg_twice\.critical\.json.*GX keeps only"):
+        load_suite("stg_twice", "critical")
+    reader = {"name": "x", "meta": {}, "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "person_key"}}]}
+    with pytest.raises(ValueError, match="person-level"):
+        ex.check_suite(reader, "y.json")
+
+
+def test_a_suite_gx_collapses_anyway_is_an_error(tmp_path, monkeypatch, validator):
+    """The guard behind the file check: GX holding fewer expectations than the file."""
+    (tmp_path / "staging.stg_collapsed.critical.json").write_text(json.dumps(TWICE))
+    monkeypatch.setattr(ex, "EXPECTATIONS_DIR", tmp_path)
+    monkeypatch.setattr(ex, "check_suite", lambda suite, source: suite)
+    with pytest.raises(SuiteError, match="GX holds 1 of its 2"):
+        validator.run("stg_collapsed", YEAR, pd.DataFrame({"v": [5]}), levels=("critical",))
+
+
+def test_no_expectation_reads_person_keys():
+    for t in TABLES:
+        for level in ex.LEVELS:
+            suite = load_suite(t, level)
+            assert all("person_key" not in _cols(e["kwargs"]) for e in suite["expectations"])
+            exprs = [x for kind in ("derived", *ex.FIGURE_KINDS)
+                     for x in suite["meta"].get(kind, {}).values()]
+            assert not any("person_key" in x for x in exprs)
+
+
+def test_data_docs_are_readable_offline(good, tmp_path):
+    validator = Validator(docs_dir=tmp_path / "data_docs")  # only this test's pages
+    for t in ("stg_population__townships", "stg_health__districts"):
+        validator.run(t, YEAR, good[t][0], "docs")
+    data = good["stg_population__townships"][0].copy()
+    data.loc[data.index[:2], "township_code"] = HEX_KEY  # a failure listing a key-like value
+    validator.run("stg_population__townships", YEAR, data, "docs")
+    validator.build_docs()
+    docs = validator.docs_dir
+    pages = sorted(docs.rglob("*.html"))
+    assert len(pages) == 1 + 3 * 2
+    for path in [*pages, *docs.rglob("*.css")]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), path
+        assert HEX_KEY not in text, path
+    critical = [p for p in pages if "stg_population__townships" in p.parts
+                and "critical" in p.parts]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in critical)
+    for column in ("residents_vs_census_min", "residents_ratio_min", "township_code"):
+        assert column in text
+    assert "values must be unique" in text and "(withheld)" in text
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    links = re.findall(r'<a href="(validations/[^"]+)"', index)
+    assert len(links) == len(pages) - 1
+    assert all((docs / link.replace("%20", " ")).exists() for link in links)
+
+
+def test_every_broadcast_figure_is_a_plain_number_or_none(good):
+    for t in TABLES:
+        _, prof, _ = good[t]
+        for c, v in prof.items():
+            if c == "schema_signature":
+                continue
+            assert v is None or pd.isna(v) or isinstance(v, (int, float, np.number)), (t, c)
