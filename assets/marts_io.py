@@ -1,26 +1,106 @@
-"""Writing pandas results into marts tables: per reporting year, or whole."""
+"""Writing pandas results into marts tables: per reporting year, or whole.
+
+A marts table's column types are declared, never taken from whichever frame happens to
+come first: a column that holds only None in that frame would be typed "NULL" by DuckDB,
+and every later write with a real value in it would fail. Columns of the release
+(`junheng.publish.dictionary.COLUMNS`) get the type the release declares; any other
+column gets the type of its non-null values, and VARCHAR when it has none.
+"""
 
 import json
+from functools import cache
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
+from junheng.publish.dictionary import COLUMNS
 from junheng.sql import ident
+
+FALLBACK = "VARCHAR"
+
+
+def _is_null_type(type_name: str) -> bool:
+    return type_name.strip('"').upper() == "NULL"
+
+
+def _column(name: str) -> str:
+    """A column name (from the project's code) as a quoted identifier: `group` is one."""
+    return f'"{ident(name)}"'
+
+
+@cache
+def declared_type(column: str) -> str | None:
+    """The DuckDB type of a release column, mapped from its Arrow type by DuckDB itself."""
+    if column not in COLUMNS:
+        return None
+    empty = pa.table({column: pa.array([], type=COLUMNS[column][0])})
+    with duckdb.connect() as con:
+        return str(con.from_arrow(empty).types[0])
+
+
+def _inferred_types(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> dict[str, str]:
+    """DuckDB's type of every column of `frame`, from its non-null values; VARCHAR if none."""
+    rel = con.from_df(frame)
+    types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
+    for c, t in types.items():
+        if _is_null_type(t):
+            values = frame[c].dropna()
+            probed = (str(con.from_df(values.to_frame(name=c)).types[0])
+                      if len(values) else FALLBACK)
+            types[c] = FALLBACK if _is_null_type(probed) else probed
+    return types
+
+
+def column_types(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> dict[str, str]:
+    """Column -> DuckDB type for a marts table holding `frame`, in the frame's order.
+    Never the NULL type."""
+    undeclared = [c for c in frame.columns if declared_type(c) is None]
+    inferred = _inferred_types(con, frame[undeclared]) if undeclared else {}
+    return {c: declared_type(c) or inferred[c] for c in frame.columns}
+
+
+def _create(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str],
+            replace: bool) -> None:
+    cols = ", ".join(f"{_column(c)} {t}" for c, t in types.items())
+    verb = "create or replace table" if replace else "create table if not exists"
+    con.execute(f"{verb} marts.{ident(table)} ({cols})")
+
+
+def _migrate_null_columns(con: duckdb.DuckDBPyConnection, table: str,
+                          types: dict[str, str]) -> None:
+    """Give a column typed NULL (written by older code) its type; its rows are kept."""
+    existing = con.execute("select column_name, data_type from duckdb_columns() where "
+                           "database_name = current_database() and schema_name = 'marts' "
+                           "and table_name = ?", [table]).fetchall()
+    for column, data_type in existing:
+        if _is_null_type(data_type):
+            target = types.get(column) or declared_type(column) or FALLBACK
+            con.execute(f"alter table marts.{ident(table)} alter column {_column(column)} "
+                        f"type {target}")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    con.register("_frame", frame)
+    try:
+        con.execute(f"insert into marts.{ident(table)} by name select * from _frame")
+    finally:
+        con.unregister("_frame")
 
 
 def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, frame: pd.DataFrame):
-    con.register("_frame", frame)
-    con.execute(f"create table if not exists marts.{ident(table)} as "
-                "select * from _frame limit 0")
+    """Replace the rows of one reporting year of marts.<table> with `frame`."""
+    types = column_types(con, frame)
+    _create(con, table, types, replace=False)
+    _migrate_null_columns(con, table, types)
     con.execute(f"delete from marts.{ident(table)} where year = ?", [year])
-    con.execute(f"insert into marts.{ident(table)} by name select * from _frame")
-    con.unregister("_frame")
+    _insert(con, table, frame)
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame):
-    con.register("_frame", frame)
-    con.execute(f"create or replace table marts.{ident(table)} as select * from _frame")
-    con.unregister("_frame")
+    """Replace marts.<table> with `frame`."""
+    _create(con, table, column_types(con, frame), replace=True)
+    _insert(con, table, frame)
 
 
 def catalogue(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
