@@ -20,7 +20,9 @@ $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
 	@ln -sf $(CURDIR)/dagster.yaml $@
 
-# Demo feeds are written only when no landing zone is given (JUNHENG_LANDING unset).
+# Demo feeds are written only when no landing zone is given (JUNHENG_LANDING unset), and
+# only into an empty one: demo feeds made with other options are kept (`make demo` rewrites
+# them), files that are not demo feeds are never touched.
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 ifndef JUNHENG_LANDING
 	$(BIN)/junheng demo-feeds --scale $(DEMO_SCALE) --if-missing
@@ -33,6 +35,7 @@ test: $(STAMP)
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m pipelines.definitions
 
+# (Re)writes the demo feeds with `make run`'s options, whatever the landing zone holds.
 demo: $(STAMP)
 	$(BIN)/junheng demo-feeds --scale $(DEMO_SCALE)
 

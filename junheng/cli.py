@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import logging
 import sys
 import time
@@ -27,7 +27,7 @@ def _years(text: str) -> tuple[int, ...]:
 
 
 def _demo_feeds(args: argparse.Namespace) -> int:
-    from junheng.demo.generator import LEDGER_DIR, Options, generate
+    from junheng.demo.generator import LEDGER_DIR, Options, generate, if_missing
     from pipelines.resources import settings
 
     landing = Path(args.landing) if args.landing else settings().landing
@@ -35,13 +35,9 @@ def _demo_feeds(args: argparse.Namespace) -> int:
                    defect_rate=args.defect_rate, dual_rate=args.dual_rate,
                    missing_rate=args.missing_rate, broken=args.broken,
                    broken_year=args.broken_year)
-    manifest = landing / LEDGER_DIR / "manifest.json"
-    if args.if_missing and manifest.exists():
-        from dataclasses import asdict
-        old = json.loads(manifest.read_text(encoding="utf-8"))["options"]
-        if old == json.loads(json.dumps(asdict(opts))):
-            print(f"demo feeds already in {landing} (same options): nothing to do")
-            return 0
+    if args.if_missing and (why := if_missing(landing, opts)):
+        print(why)
+        return 0
     t0 = time.perf_counter()
     summary = generate(landing, opts)
     print(f"demo feeds for {', '.join(map(str, opts.years))} written to {landing} "
@@ -60,7 +56,10 @@ def _run(args: argparse.Namespace) -> int:
 
     s = settings()
     print(f"landing zone {s.landing}\nwarehouse    {s.warehouse}\nDAGSTER_HOME {s.dagster_home}")
-    return 0 if run_all(years=args.years, echo=print, force=args.force) else 1
+    # Flushed line by line: a run that waits (for a locked warehouse) says so at once, even
+    # when its output goes to a pipe or a log file.
+    return 0 if run_all(years=args.years, echo=functools.partial(print, flush=True),
+                        force=args.force) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="also break three deliveries (truncated gzip, not-GBK, missing column)")
     demo.add_argument("--broken-year", type=int, help="year to break (default: the last)")
     demo.add_argument("--if-missing", action="store_true",
-                      help="do nothing when the landing zone already holds these demo feeds")
+                      help="write only into an empty landing zone: demo feeds already there "
+                           "(whatever their options) and other files are kept")
     demo.set_defaults(func=_demo_feeds)
     run = sub.add_parser("run", help="run a job end to end on the configured landing zone")
     run.add_argument("--years", type=_years, default=None,

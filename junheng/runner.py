@@ -4,7 +4,9 @@ Dagster runs one partition per run: the reference tables first, then one
 `ingest_year` run per reporting year found in the landing zone (registered as a
 `reporting_year` partition). Every run is recorded in $DAGSTER_HOME and shows in
 the UI. A year whose run fails (unreadable delivery, critical expectation) is
-reported; the other years still run.
+reported; the other years still run. What the landing zone holds that is not read (a
+link, a folder for a year outside the plan, an empty year folder) is printed first,
+once each; it never starts a run.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from junheng import PLAN_YEARS
 from junheng.ingest.feeds import FEEDS
-from junheng.ingest.load import years_in_landing
-from junheng.ops.alerts import failure_alert, send
+from junheng.ingest.load import FORCE_TAG
+from junheng.ops.alerts import failure_alert, rejected_deliveries, rejection_alerts, send
+from junheng.ops.landing import arrived_at, changed_at, inventory, year_entries
 
 # Runs started here write their own alert; the daemon's failure sensor skips them.
 ALERTED_TAG = "junheng/alert_by"
@@ -74,9 +78,9 @@ def register_years(instance: dg.DagsterInstance, keys: list[str]) -> None:
 
 def year_is_current(warehouse: Path, landing: Path, year: int, config) -> bool:
     """True when nothing about a year changed since it was last processed successfully:
-    every file in its feed folders is a delivery already loaded (same name, size and
-    modification time), and its marts were computed from those deliveries with this
-    configuration and code. Such a year needs no run at all."""
+    every file in its feed folders is a delivery already loaded (same name, size,
+    modification and change time), and its marts were computed from those deliveries with
+    this configuration and code. Such a year needs no run at all."""
     import duckdb
 
     from assets.indicators import inputs_fingerprint
@@ -88,19 +92,16 @@ def year_is_current(warehouse: Path, landing: Path, year: int, config) -> bool:
     except duckdb.Error:  # a writer holds it: let the run decide
         return False
     try:
-        known = {(r[0], r[1], r[2], r[3]) for r in con.execute(
-            "select feed, file_name, bytes, arrived_at from quality.deliveries "
+        known = {tuple(r) for r in con.execute(
+            "select feed, file_name, bytes, arrived_at, changed_at from quality.deliveries "
             "where year = ? and status = 'loaded'", [year]).fetchall()}
         for feed in FEEDS.values():
-            folder = Path(landing) / feed.id / str(year)
-            files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")] \
-                if folder.is_dir() else []
+            files, _ = year_entries(Path(landing) / feed.id / str(year))
             if len(files) != len(feed.files):
                 return False
             for p in files:
-                st = p.stat()
-                arrived = datetime.fromtimestamp(st.st_mtime, UTC).replace(tzinfo=None)
-                if (feed.id, p.name, st.st_size, arrived) not in known:
+                st = os.lstat(p)
+                if (feed.id, p.name, st.st_size, arrived_at(st), changed_at(st)) not in known:
                     return False
         stored = con.execute("select fingerprint from marts.year_fingerprints where year = ?",
                              [year]).fetchall()
@@ -114,24 +115,46 @@ def year_is_current(warehouse: Path, landing: Path, year: int, config) -> bool:
 def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = print,
             instance: dg.DagsterInstance | None = None, force: bool = False) -> bool:
     from pipelines.definitions import defs
-    from pipelines.resources import settings
+    from pipelines.resources import WarehouseLocked, connect_waiting, settings
 
     conf = settings()
     landing = conf.landing
-    found = years_in_landing(landing, FEEDS)
+    found, findings = inventory(landing, FEEDS)
+    for finding in findings:
+        echo(f"landing: {finding}")
+    for year in sorted(set(years or ()) - set(found)):
+        echo(f"ingest {year}: " + ("nothing delivered for it, not run" if year in PLAN_YEARS
+                                   else f"outside the plan period {PLAN_YEARS[0]}–"
+                                        f"{PLAN_YEARS[-1]}, not run"))
     years = tuple(y for y in (years or found) if y in found)
     if not years:
         echo(f"no reporting years found in {landing}")
         return False
+    if conf.warehouse.exists():
+        # Say so before anything starts when another process holds the warehouse (a
+        # statistician's write session, another run): a wait must never look like a hang.
+        try:
+            connect_waiting(str(conf.warehouse), echo, conf.lock_timeout_s).close()
+        except WarehouseLocked as exc:
+            echo(f"{exc}; nothing was run")
+            send({"at": datetime.now(UTC).isoformat(timespec="seconds"),
+                  "kind": "warehouse_locked", "job": None, "run_id": None,
+                  "reporting_year": None, "feeds": [],
+                  "message": f"junheng run did not start: {exc}"},
+                 conf.alert_log, conf.alert_webhook or None)
+            echo(f"  alert written to {conf.alert_log}")
+            return False
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     tags = {ALERTED_TAG: "junheng run", PID_TAG: str(os.getpid()),
             HOST_TAG: socket.gethostname()}
 
     def alert(result) -> None:
-        if not result.success:
-            send(failure_alert(instance, result.run_id), conf.alert_log,
-                 conf.alert_webhook or None)
-            echo(f"  alert written to {conf.alert_log}")
+        """A failed run's alert; for a run that succeeded, the deliveries it rejected."""
+        raised = failure_alert(instance, result.run_id) if not result.success else \
+            rejection_alerts(instance, result.run_id)
+        if raised:
+            send(raised, conf.alert_log, conf.alert_webhook or None)
+            echo(f"  alert ({raised['kind']}) written to {conf.alert_log}")
 
     owned = instance is None
     instance = instance or dg.DagsterInstance.get()
@@ -158,11 +181,15 @@ def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = 
                 continue
             result = defs.resolve_job_def("ingest_year").execute_in_process(
                 instance=instance, partition_key=key, raise_on_error=False, run_config=quiet,
-                tags=tags)
+                tags={**tags, FORCE_TAG: "true"} if force else tags)
             ok &= result.success
             status = "ok" if result.success else "FAILED (see the run in the UI)"
             echo(f"ingest {key}: {status} in {time.perf_counter() - t:.1f} s "
                  f"(run {result.run_id[:8]})")
+            for r in rejected_deliveries(instance, result.run_id):
+                kept = "the last good delivery stays in use" if r["last_good_data_in_use"] \
+                    else "no good delivery: the year is withheld"
+                echo(f"  rejected {r['feed']} {r['file_name']}: {kept}")
             alert(result)
         t = time.perf_counter()
         result = defs.resolve_job_def("cross_year").execute_in_process(

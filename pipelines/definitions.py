@@ -17,7 +17,12 @@ from assets import (
 from pipelines.jobs import ALL_JOBS
 from pipelines.resources import default_resources
 from pipelines.schedules import monthly_monitoring_run
-from pipelines.sensors import landing_zone_sensor, overdue_feeds_sensor, run_failure_alerts
+from pipelines.sensors import (
+    landing_zone_sensor,
+    overdue_feeds_sensor,
+    rejected_delivery_alerts,
+    run_failure_alerts,
+)
 
 DEPARTMENTS = {
     "population": population, "schools": schools, "health": health, "pension": pension,
@@ -36,6 +41,7 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_modules([reference]),
     jobs=ALL_JOBS,
     schedules=[monthly_monitoring_run],
-    sensors=[landing_zone_sensor, overdue_feeds_sensor, run_failure_alerts],
+    sensors=[landing_zone_sensor, overdue_feeds_sensor, run_failure_alerts,
+             rejected_delivery_alerts],
     resources=default_resources(),
 )

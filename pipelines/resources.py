@@ -8,11 +8,13 @@
 | DAGSTER_HOME        | .dagster_home (holds a link to ./dagster.yaml) |
 | JUNHENG_ALERT_LOG   | data/alerts.log                         |
 | JUNHENG_ALERT_WEBHOOK | (none: alerts go to the log only)     |
+| JUNHENG_LOCK_TIMEOUT_S | 600: how long a writer waits for a warehouse locked by another process |
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +35,7 @@ class Settings:
     dagster_home: Path
     alert_log: Path
     alert_webhook: str
+    lock_timeout_s: float = 600.0
 
 
 def _path(var: str, default: str) -> Path:
@@ -42,7 +45,7 @@ def _path(var: str, default: str) -> Path:
 
 
 def settings() -> Settings:
-    """Read the four configuration variables, applying the documented defaults."""
+    """Read the configuration variables, applying the documented defaults."""
     return Settings(
         landing=_path("JUNHENG_LANDING", "data/landing"),
         warehouse=_path("JUNHENG_WAREHOUSE", "warehouse/junheng.duckdb"),
@@ -50,7 +53,47 @@ def settings() -> Settings:
         dagster_home=_path("DAGSTER_HOME", ".dagster_home"),
         alert_log=_path("JUNHENG_ALERT_LOG", "data/alerts.log"),
         alert_webhook=os.environ.get("JUNHENG_ALERT_WEBHOOK", ""),
+        lock_timeout_s=float(os.environ.get("JUNHENG_LOCK_TIMEOUT_S") or 600),
     )
+
+
+class WarehouseLocked(RuntimeError):
+    """The warehouse stayed locked by another process for longer than the lock timeout."""
+
+
+LOCK_REPORT_EVERY_S = 10.0
+
+
+def lock_holder(exc: Exception) -> str:
+    """'locked by another process (PID 4242)', the PID as DuckDB's lock error names it."""
+    m = re.search(r"\(PID (\d+)\)", str(exc))
+    return "locked by another process" + (f" (PID {m.group(1)})" if m else "")
+
+
+def connect_waiting(path: str, say, timeout_s: float, read_only: bool = False,
+                    config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection, waiting while another process holds the file's lock, and saying
+    so (`say`, every ~10 s): a run that waits is never mistaken for one that hangs.
+    Raises WarehouseLocked after `timeout_s`."""
+    start = time.monotonic()
+    report_at = start
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only, config=config or {})
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            now = time.monotonic()
+            if now - start > timeout_s:
+                raise WarehouseLocked(
+                    f"the warehouse {path} is still {lock_holder(exc)} after "
+                    f"{now - start:.0f} s: gave up (JUNHENG_LOCK_TIMEOUT_S = {timeout_s:g})"
+                ) from None
+            if now >= report_at:
+                say(f"waiting for the warehouse {path}: {lock_holder(exc)}, "
+                    f"waited {now - start:.0f} s")
+                report_at += LOCK_REPORT_EVERY_S
+            time.sleep(1.0)
 
 
 class DuckDBWarehouse(dg.ConfigurableResource):
@@ -79,20 +122,11 @@ class DuckDBWarehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_s
-        while True:
-            try:
-                con = duckdb.connect(
-                    self.path,
-                    read_only=read_only,
-                    config={"memory_limit": self.memory_limit, "threads": self.threads},
-                )
-                con.execute("set enable_progress_bar = false")
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(1.0)
+        # get_dagster_logger: in the run's event log inside an op, Python logging outside.
+        con = connect_waiting(self.path, dg.get_dagster_logger().warning, self.lock_timeout_s,
+                              read_only=read_only, config={"memory_limit": self.memory_limit,
+                                                           "threads": self.threads})
+        con.execute("set enable_progress_bar = false")
         try:
             yield con
         finally:
@@ -159,7 +193,7 @@ class Methodology(dg.ConfigurableResource):
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     s = settings()
     return {
-        "warehouse": DuckDBWarehouse(path=str(s.warehouse)),
+        "warehouse": DuckDBWarehouse(path=str(s.warehouse), lock_timeout_s=s.lock_timeout_s),
         "landing": LandingZone(path=str(s.landing)),
         "methodology": Methodology(),
         "releases": Releases(path=str(s.extracts)),

@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.partitions import reporting_year
 from junheng.ingest.feeds import FEEDS
-from junheng.ingest.load import years_in_landing
+from junheng.ops.landing import years_in_landing
 from pipelines.jobs import monitoring_run
 from pipelines.resources import LandingZone
 

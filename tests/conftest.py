@@ -1,27 +1,40 @@
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-import pytest
+# Before any project import (pipelines.resources reads the environment when the definitions
+# load): tests never append to the user's alert log, nor post to a webhook configured in
+# the shell that runs them.
+_ALERTS = Path(tempfile.mkdtemp(prefix="junheng-test-alerts-"))
+atexit.register(shutil.rmtree, _ALERTS, True)
+os.environ["JUNHENG_ALERT_LOG"] = str(_ALERTS / "alerts.log")
+os.environ.pop("JUNHENG_ALERT_WEBHOOK", None)
 
-from junheng.demo.generator import Options, generate
+import pytest  # noqa: E402
+
+from junheng.demo.generator import Options, generate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_env(root: Path, landing: Path) -> dict:
-    """Environment for `junheng run` on a temporary instance, warehouse and extracts."""
+    """Environment for `junheng run` on a temporary instance, warehouse, extracts and alert
+    log (never the user's, never a webhook)."""
     home = root / "dagster_home"
     if not home.exists():
         home.mkdir(parents=True)
         shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    return {**os.environ, "DAGSTER_HOME": str(home), "JUNHENG_LANDING": str(landing),
+    env = {k: v for k, v in os.environ.items() if k != "JUNHENG_ALERT_WEBHOOK"}
+    return {**env, "DAGSTER_HOME": str(home), "JUNHENG_LANDING": str(landing),
             "JUNHENG_WAREHOUSE": str(root / "wh" / "junheng.duckdb"),
-            "JUNHENG_EXTRACTS": str(root / "extracts")}
+            "JUNHENG_EXTRACTS": str(root / "extracts"),
+            "JUNHENG_ALERT_LOG": str(root / "alerts.log")}
 
 
 def junheng_run(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -57,7 +70,49 @@ def full_run(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests sharing the six-year run stay on one xdist worker, so it is built once."""
+    """Tests sharing a session run stay on one xdist worker, so it is built once."""
     for item in items:
-        if "full_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("full_run"))
+        for shared in ("full_run", "untidy_run"):
+            if shared in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(shared))
+
+
+@pytest.fixture(scope="session")
+def untidy_run(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProcess]:
+    """`junheng run` on a landing zone with one good year (2020) beside what must not be
+    read (an empty 2026 folder, a 2019 folder with a file, an empty 2023 folder, a file at
+    the top), started while this process holds the warehouse's write lock: the lock is let
+    go once the run says it is waiting for it."""
+    import threading
+
+    import duckdb
+
+    root = tmp_path_factory.mktemp("untidy_run")
+    landing = root / "landing"
+    generate(landing, Options(years=(2020,), scale=0.002))
+    (landing / "schools" / "2026").mkdir()
+    (landing / "population" / "2019").mkdir()
+    shutil.copy(landing / "population/2020/population_2020.csv",
+                landing / "population/2019/population_2019.csv")
+    (landing / "health" / "2023").mkdir()
+    (landing / "README.txt").write_text("where the departments deliver\n")
+    env = {**run_env(root, landing), "JUNHENG_LOCK_TIMEOUT_S": "300"}
+    warehouse = Path(env["JUNHENG_WAREHOUSE"])
+    warehouse.parent.mkdir(parents=True)
+    holder = duckdb.connect(str(warehouse))
+    cmd = [sys.executable, "-m", "junheng.cli", "run"]
+    with open(root / "stderr.txt", "w+") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        watchdog = threading.Timer(900, proc.kill)
+        watchdog.start()
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "waiting for the warehouse" in line:
+                break
+        holder.close()
+        rest = proc.communicate()[0]
+        watchdog.cancel()
+        err.seek(0)
+        out = subprocess.CompletedProcess(cmd, proc.returncode, "".join(seen) + rest, err.read())
+    return root, env, out

@@ -1,9 +1,10 @@
 """Operations with real Dagster instances in temporary DAGSTER_HOMEs: the landing-zone
-sensor, the schedule, backfills, alerts and concurrent runs."""
+sensor, the schedule, backfills, alerts, a locked warehouse and concurrent runs."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,9 +17,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 import pytest
-from conftest import ROOT, run_env
+from conftest import ROOT, junheng_run, run_env
 
 from junheng.demo.generator import Options, generate
+from junheng.ingest.feeds import FEEDS
 from pipelines.definitions import defs
 from pipelines.resources import Alerts, DuckDBWarehouse, LandingZone, Methodology, Releases
 from pipelines.schedules import monthly_monitoring_run
@@ -39,43 +41,121 @@ def landing(tmp_path_factory) -> Path:
     return path
 
 
-def _evaluate(instance, landing, cursor):
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                  resources={"landing": LandingZone(path=str(landing))})
+def _evaluate(instance, landing, cursor, warehouse: Path | None = None):
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
+        "landing": LandingZone(path=str(landing)),
+        "warehouse": DuckDBWarehouse(path=str(warehouse or landing.parent / "none.duckdb"))})
     return landing_zone_sensor(ctx)
 
 
-def test_sensor_requests_runs_for_new_and_changed_files_only(landing, tmp_path):
+def _requested(result) -> list[tuple[str, set[str]]]:
+    return [(r.partition_key, set(r.tags["junheng/feeds"].split(",")))
+            for r in result.run_requests]
+
+
+def test_sensor_one_run_per_year_for_settled_new_and_changed_files_only(landing, tmp_path):
     instance = _instance(tmp_path)
     work = tmp_path / "landing"
     shutil.copytree(landing, work)
     first = _evaluate(instance, work, None)
-    keys = sorted((r.tags["junheng/feed"], r.partition_key) for r in first.run_requests)
-    assert keys == sorted((f, y) for f in ("population", "schools", "health", "pension",
-                                           "eldercare", "environment") for y in ("2020", "2021"))
-    assert sorted(first.dynamic_partitions_requests[0].partition_keys) == ["2020", "2021"]
-    again = _evaluate(instance, work, first.cursor)
+    assert first.run_requests == []                      # just arrived: may be half-copied
+    second = _evaluate(instance, work, first.cursor)     # settled: one run per year
+    assert _requested(second) == [("2020", set(FEEDS)), ("2021", set(FEEDS))]
+    assert all(r.run_key.startswith(f"{r.partition_key}/") for r in second.run_requests)
+    selected = {"/".join(k.path) for k in second.run_requests[1].asset_selection}
+    assert {f"staging/{p.staging}" for f in FEEDS.values() for p in f.parts} < selected
+    assert sorted(second.dynamic_partitions_requests[0].partition_keys) == ["2020", "2021"]
+    again = _evaluate(instance, work, second.cursor)
     assert again.run_requests == []                      # nothing new: nothing runs
     path = work / "schools/2021/schools_2021.csv"
-    path.write_bytes(path.read_bytes())                  # touched, same content
-    assert _evaluate(instance, work, again.cursor).run_requests == []
-    lines = path.read_bytes().split(b"\r\n")
-    path.write_bytes(b"\r\n".join(lines[:-5]) + b"\r\n")  # a corrected delivery
-    changed = _evaluate(instance, work, again.cursor)
-    assert [(r.tags["junheng/feed"], r.partition_key) for r in changed.run_requests] == \
-        [("schools", "2021")]
-    assert changed.run_requests[0].run_key != next(
-        r.run_key for r in first.run_requests
-        if (r.tags["junheng/feed"], r.partition_key) == ("schools", "2021"))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))   # touched, same content
+    touched = _evaluate(instance, work, again.cursor)
+    assert touched.run_requests == []
+    again = _evaluate(instance, work, touched.cursor)
+    assert again.run_requests == []
+    corrected = b"\r\n".join(path.read_bytes().split(b"\r\n")[:-5]) + b"\r\n"
+    path.write_bytes(corrected[:1000])                   # a corrected delivery, being copied
+    copying = _evaluate(instance, work, again.cursor)
+    path.write_bytes(corrected)
+    copied = _evaluate(instance, work, copying.cursor)
+    assert copying.run_requests == copied.run_requests == []   # still changing: no run yet
+    changed = _evaluate(instance, work, copied.cursor)
+    assert _requested(changed) == [("2021", {"schools"})]
+    assert changed.run_requests[0].run_key != second.run_requests[1].run_key
     selected = {"/".join(k.path) for k in changed.run_requests[0].asset_selection}
     assert "staging/stg_schools__schools" in selected and "extracts/release" in selected
     assert "staging/stg_pension__enrolments" not in selected
-    # A feed-year with a file missing waits for it.
+    # A feed-year with a file missing waits for it; a link is no delivery.
     (work / "eldercare/2021/home_care_2021.csv").unlink()
-    shutil.rmtree(work / "population")
-    later = _evaluate(instance, work, None)
-    assert ("eldercare", "2021") not in {(r.tags["junheng/feed"], r.partition_key)
-                                         for r in later.run_requests}
+    health = work / "health/2021/health_2021.xlsx"
+    health.rename(tmp_path / "health_2021.xlsx")
+    health.symlink_to(tmp_path / "health_2021.xlsx")
+    later = _evaluate(instance, work, _evaluate(instance, work, None).cursor)
+    assert _requested(later) == [("2020", set(FEEDS)),
+                                 ("2021", set(FEEDS) - {"eldercare", "health"})]
+
+
+def test_sensor_starts_nothing_for_deliveries_the_warehouse_has(untidy_run, tmp_path):
+    """After `make run`, switching the sensor on queues no run."""
+    root, env, out = untidy_run
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    instance = _instance(tmp_path)
+    landing, warehouse = Path(env["JUNHENG_LANDING"]), Path(env["JUNHENG_WAREHOUSE"])
+    first = _evaluate(instance, landing, None, warehouse)
+    second = _evaluate(instance, landing, first.cursor, warehouse)
+    assert first.run_requests == second.run_requests == []
+    assert json.loads(second.cursor)["done"].keys() == {f"{f}/2020" for f in FEEDS}
+
+
+def _hold_lock(path: Path) -> subprocess.Popen:
+    """Another process holding the warehouse's write lock until its stdin closes."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+         "print('locked', flush=True); sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_sensor_skips_a_tick_while_the_warehouse_is_locked(landing, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    holder = _hold_lock(warehouse)
+    try:
+        result = _evaluate(_instance(tmp_path), landing, None, warehouse)
+    finally:
+        holder.communicate("")
+    assert isinstance(result, dg.SkipReason)
+    assert f"locked by another process (PID {holder.pid})" in result.skip_message
+
+
+def test_a_run_waiting_for_the_locked_warehouse_says_so(untidy_run):
+    root, env, out = untidy_run
+    waiting = [x for x in out.stdout.splitlines() if x.startswith("waiting for the warehouse")]
+    assert waiting and f"{env['JUNHENG_WAREHOUSE']}: locked by another process " \
+        f"(PID {os.getpid()}), waited 0 s" in waiting[0]
+    assert out.returncode == 0 and "ingest 2020: ok" in out.stdout     # once it was let go
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_a_run_gives_up_on_a_locked_warehouse_clearly_and_alerts_elsewhere(landing, tmp_path):
+    users_log = ROOT / "data" / "alerts.log"
+    before = users_log.stat() if users_log.exists() else None
+    env = {**run_env(tmp_path, landing), "JUNHENG_LOCK_TIMEOUT_S": "2"}
+    Path(env["JUNHENG_WAREHOUSE"]).parent.mkdir(parents=True)
+    holder = _hold_lock(Path(env["JUNHENG_WAREHOUSE"]))
+    try:
+        out = junheng_run(env, "--years", "2020")
+    finally:
+        holder.communicate("")
+    assert out.returncode == 1
+    assert f"is still locked by another process (PID {holder.pid}) after" in out.stdout
+    assert "gave up" in out.stdout and "Traceback" not in out.stdout + out.stderr
+    alerts = [json.loads(x) for x in (tmp_path / "alerts.log").read_text().splitlines()]
+    assert [a["kind"] for a in alerts] == ["warehouse_locked"]
+    after = users_log.stat() if users_log.exists() else None
+    assert (before and (before.st_size, before.st_mtime_ns)) == \
+        (after and (after.st_size, after.st_mtime_ns))    # the user's log: untouched
 
 
 def test_schedule_follows_the_reporting_cycle(landing, tmp_path):

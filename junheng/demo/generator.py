@@ -909,6 +909,34 @@ def generate(landing: Path, opts: Options) -> dict:
     return summary
 
 
+def if_missing(landing: Path, opts: Options) -> str | None:
+    """`demo-feeds --if-missing`: None when demo feeds are to be written (the landing zone
+    holds nothing yet), else the one line that says why nothing is written.
+
+    Demo feeds already there are kept, whatever options made them (a user may have made
+    them on purpose, e.g. `--broken`); files that are not demo feeds (no manifest) are
+    never touched."""
+    landing = Path(landing)
+    manifest = landing / LEDGER_DIR / "manifest.json"
+    try:
+        old = json.loads(manifest.read_text(encoding="utf-8"))["options"]
+    except FileNotFoundError:
+        old = None
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{landing} holds a demo manifest that cannot be read: left untouched"
+    if old is None:
+        if landing.is_dir() and any(not p.name.startswith(".") for p in landing.iterdir()):
+            return (f"{landing} holds files that are not demo feeds: left untouched (demo "
+                    "feeds are written only into an empty landing zone)")
+        return None
+    new = json.loads(json.dumps(asdict(opts)))
+    if old == new:
+        return f"demo feeds already in {landing} (same options): nothing to do"
+    differ = ", ".join(f"{k} {old.get(k)} (not {v})" for k, v in new.items() if old.get(k) != v)
+    return (f"demo feeds in {landing} were made with other options ({differ}): kept; "
+            "`make demo` rewrites them")
+
+
 def _ledger_counts(ledger: Ledger) -> dict[str, int]:
     out: dict[str, int] = {}
     for r in ledger.rows:
