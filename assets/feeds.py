@@ -6,12 +6,8 @@ files (eldercare, environment) or two sheets (health) is one delivery unit.
 """
 
 
-import json
 import logging
-import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -20,8 +16,19 @@ import duckdb
 
 from assets.partitions import reporting_year
 from junheng.ingest.feeds import Feed, Part
-from junheng.ingest.load import FeedResult, PartResult, load_feed_year, rejected_lines
+from junheng.ingest.load import (
+    FORCE_TAG,
+    PUBLISHED,
+    REJECTED,
+    REJECTED_BEFORE,
+    FeedResult,
+    PartResult,
+    load_feed_year,
+    published_parts,
+    rejected_lines,
+)
 from junheng.ingest.readers import DeliveryError
+from junheng.privacy import scrub, scrub_all
 from junheng.quality.expectations import Outcome, Validator, profile
 from junheng.sql import ident, one
 from pipelines.resources import DuckDBWarehouse, LandingZone
@@ -31,41 +38,22 @@ log = logging.getLogger("junheng")
 RESTRICTED_COLUMNS = {"person_key"}  # never in metadata, logs or previews
 
 
-# Everything Great Expectations does in this process runs on this one thread, in order:
-# building the context (importing great_expectations takes about 4 s of Python, which
-# overlaps with DuckDB loading the first feed: DuckDB releases the GIL), the validations,
-# and the Data Docs pages, which render while the next feed loads. One thread, so GX's
-# context is never used concurrently.
-_GX = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx")
-
-
 @cache
-def _gx_context(docs_dir: str) -> Future:
-    return _GX.submit(Validator, docs_dir=Path(docs_dir))
-
-
-def warm_validator(docs_dir: str) -> None:
-    """Start building the GX context in the background (see _GX). The pension step runs
-    first (the largest), so by its validation GX is there."""
-    _gx_context(docs_dir)
-
-
 def validator(docs_dir: str) -> Validator:
-    """One GX context per process (the in-process executor runs every step here)."""
-    return _gx_context(docs_dir).result()
-
-
-def _docs_done(future: Future) -> None:
-    if future.exception() is not None:
-        log.warning("Data Docs were not rendered: %s", future.exception())
-
-
-def data_docs_written() -> None:
-    """Wait until the Data Docs pages queued so far are written."""
-    _GX.submit(lambda: None).result()
+    """One GX context per process (the in-process executor runs every step here), built
+    on the calling thread: importing GX on a second thread raced with Dagster's own
+    imports of SQLAlchemy ("partially initialized module")."""
+    return Validator(docs_dir=Path(docs_dir))
 
 
 def _preview(con: duckdb.DuckDBPyConnection, part: Part, year: int) -> str:
+    """Five rows of the staging table; for a restricted (person-level) table, never rows:
+    its counts by district instead."""
+    if part.restricted:
+        rows = con.execute(f"select district_code, count(*) from staging.{ident(part.staging)} "
+                           "where year = ? group by all order by all", [year]).fetchall()
+        return "| district_code | rows |\n|---|---|\n" + "\n".join(
+            f"| {scrub(str(d))} | {n} |" for d, n in rows)
     cols = [c[0] for c in con.execute(
         "select column_name from duckdb_columns() where schema_name = 'staging' "
         "and table_name = ? order by column_index", [part.staging]).fetchall()]
@@ -73,17 +61,20 @@ def _preview(con: duckdb.DuckDBPyConnection, part: Part, year: int) -> str:
     rows = con.execute(f"select {', '.join(cols)} from staging.{ident(part.staging)} "
                        "where year = ? order by _line limit 5", [year]).fetchall()
     head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
-    return head + "\n".join("| " + " | ".join("" if v is None else str(v) for v in r) + " |"
-                            for r in rows)
+    return scrub(head + "\n".join("| " + " | ".join("" if v is None else str(v) for v in r)
+                                   + " |" for r in rows))
 
 
 def _check_names(part: Part) -> list[tuple[str, bool, str]]:
     return [
         ("critical_expectations", True, f"GX suite expectations/staging.{part.staging}."
-         "critical.json: a failure blocks everything downstream of this feed-year."),
+         "critical.json, run on each delivery BEFORE it is published. A failure rejects the "
+         "delivery: it replaces nothing, the last good data stays in use (severity WARN); "
+         "with no good data for the year the failure blocks everything downstream (ERROR)."),
         ("warning_expectations", False, f"GX suite expectations/staging.{part.staging}."
          "warning.json: shown, blocks nothing."),
-        ("rows_reconcile", True, "For the delivery: rows read = rows loaded + rows rejected."),
+        ("rows_reconcile", True, "For the delivery in use: rows read = rows loaded + rows "
+                                 "rejected."),
     ]
 
 
@@ -96,62 +87,71 @@ def _reconcile(con: duckdb.DuckDBPyConnection, feed: Feed, part: Part, year: int
     return read, loaded, rejected
 
 
-def _record(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, outcomes: list[Outcome],
-            run_id: str) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
-    con.execute("begin transaction")
-    for o in outcomes:
-        con.execute("delete from quality.check_results where feed = ? and year = ? and "
-                    "table_name = ? and suite = ?", [feed.id, year, o.table, o.level])
-        con.execute("insert into quality.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [feed.id, year, o.table, o.level, o.passed, o.evaluated, o.failed,
-                     json.dumps(o.failures, ensure_ascii=False), now, run_id])
-    con.execute("commit")
-
-
-def _stored_outcomes(con: duckdb.DuckDBPyConnection, feed: Feed, year: int) -> dict:
-    rows = con.execute("select table_name, suite, passed, evaluated, failed, failures "
-                       "from quality.check_results where feed = ? and year = ?",
-                       [feed.id, year]).fetchall()
-    return {(r[0], r[1]): Outcome(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "[]"))
-            for r in rows}
+def _audit(docs_dir: str, run_id: str, year: int):
+    """The candidate of one part through its suites (see load_feed_year)."""
+    def audit(con: duckdb.DuckDBPyConnection, part: Part, relation: str,
+              counts: PartResult) -> dict[str, Outcome]:
+        gx = validator(docs_dir)
+        prof = profile(con, part.staging, year, counts.rows_read, counts.rows_rejected,
+                       relation=relation)
+        data = gx.frame(con, part.staging, year, prof, relation=relation)
+        return gx.run(part.staging, year, data, run_id[:8])
+    return audit
 
 
 def _materializations(result: FeedResult, con, year: int) -> Iterator[dg.MaterializeResult]:
+    """The raw and staging tables as they are now: the data in use, which a rejected or
+    unreadable delivery did not replace (same data version as before)."""
+    audited = {r.part.staging: r for r in result.audited}
     for i, r in enumerate(result.parts):
         version = dg.DataVersion(r.sha256[:16])
         common = {"delivery_sha256": r.sha256, "file_name": r.file_name,
                   "rows_read": dg.MetadataValue.int(r.rows_read),
-                  "unchanged": result.unchanged}
+                  "delivery_status": result.status,
+                  "unchanged": result.status != PUBLISHED}
+        if result.message:
+            common["rejected_delivery"] = scrub(result.message)[:2000]
         # The feed-year's load phases, once (on its first raw table).
         timing = {"seconds_by_phase": dg.MetadataValue.json(result.seconds)} \
             if i == 0 and result.seconds else {}
         yield dg.MaterializeResult(asset_key=["raw", r.part.raw_table], data_version=version,
                                    metadata={**common, **timing})
+        a = audited.get(r.part.staging)
+        extra = {"extra_columns_ignored": ", ".join(a.extra_columns) or "none"} if a else {}
         yield dg.MaterializeResult(
             asset_key=["staging", r.part.staging], data_version=version,
-            metadata={**common,
+            metadata={**common, **extra,
                       "rows_loaded": dg.MetadataValue.int(r.rows_loaded),
                       "rows_rejected": dg.MetadataValue.int(r.rows_rejected),
                       "rejected_share": dg.MetadataValue.float(r.rejected_share),
-                      "extra_columns_ignored": ", ".join(r.extra_columns) or "none",
                       "preview": dg.MetadataValue.md(_preview(con, r.part, year))})
 
 
-def _check_results(feed: Feed, part_result: PartResult, outcomes: dict, recon: tuple,
-                   gx_seconds: float) -> Iterator[dg.AssetCheckResult]:
-    part = part_result.part
+def _check_results(part: Part, outcomes: dict, in_use: bool, recon: tuple | None,
+                   about: dict) -> Iterator[dg.AssetCheckResult]:
+    """The delivery's suites, and the reconciliation of the data in use. A failed critical
+    suite is an ERROR (blocking downstream) only when no good data of the year is in use."""
     key = dg.AssetKey(["staging", part.staging])
-    for level, severity in (("critical", dg.AssetCheckSeverity.ERROR),
-                            ("warning", dg.AssetCheckSeverity.WARN)):
-        o = outcomes[part.staging, level]
+    for level in ("critical", "warning"):
+        o = outcomes.get((part.staging, level))
+        severity = dg.AssetCheckSeverity.ERROR if level == "critical" and not in_use \
+            else dg.AssetCheckSeverity.WARN
+        if o is None:  # the delivery could not be read: there was nothing to validate
+            yield dg.AssetCheckResult(asset_key=key, check_name=f"{level}_expectations",
+                                      passed=level == "warning", severity=severity,
+                                      metadata=scrub_all(about))
+            continue
         yield dg.AssetCheckResult(
             asset_key=key, check_name=f"{level}_expectations", passed=o.passed,
             severity=severity,
-            metadata={"evaluated": o.evaluated, "failed": o.failed,
-                      "gx_seconds": dg.MetadataValue.float(gx_seconds / 2),
-                      "failures": dg.MetadataValue.json(o.failures),
-                      "summary": o.summary()[:2000]})
+            metadata={**scrub_all({**about, "evaluated": o.evaluated, "failed": o.failed,
+                                   "summary": o.summary()[:2000]}),
+                      "failures": dg.MetadataValue.json(scrub_all(o.failures))})
+    if recon is None:
+        yield dg.AssetCheckResult(asset_key=key, check_name="rows_reconcile", passed=False,
+                                  metadata={"rows_read": 0, "rows_loaded": 0,
+                                            "rows_rejected": 0})
+        return
     read, loaded, rejected = recon
     yield dg.AssetCheckResult(
         asset_key=key, check_name="rows_reconcile", passed=read == loaded + rejected,
@@ -164,11 +164,14 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
     upstream += [dg.AssetKey(["staging", t]) for t in feed.depends_on]
     for part in feed.parts:
         raw = dg.AssetKey(["raw", part.raw_table])
+        # Skippable: with no good delivery of the feed-year there is nothing to materialise,
+        # and what depends on it does not run.
         specs.append(dg.AssetSpec(
-            raw, deps=upstream, kinds={"duckdb"},
+            raw, deps=upstream, kinds={"duckdb"}, skippable=True,
             description=f"{part.grain.split('.')[0]}, as delivered: every row read, text as "
                         "in the file, with _year, _delivery_sha256, _line and _error."))
         specs.append(dg.AssetSpec(["staging", part.staging], deps=[raw], kinds={"duckdb"},
+                                  skippable=True,
                                   description=f"{part.grain} Typed, English names; rows that "
                                               "break a rule of feeds.md are in "
                                               "quality.quarantine instead."))
@@ -178,47 +181,65 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
 
     @dg.multi_asset(name=f"ingest_{feed.id}", specs=specs, check_specs=checks,
                     partitions_def=reporting_year, pool=POOL,
-                    # Largest feed first: its DuckDB work hides the GX import (see
-                    # warm_validator), and a run that will fail on it fails early.
+                    # Largest feed first: a run that will fail on it fails early.
                     op_tags={"dagster/priority": str(feed.priority)},
                     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
                     description=f"Ingest the {feed.id} feed ({feed.department}) for one year.")
     def ingest(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
                landing: LandingZone):
         year = int(context.partition_key)
-        warm_validator(str(warehouse.docs_dir))
+        force = context.run.tags.get(FORCE_TAG) == "true"
+        docs = str(warehouse.docs_dir)
         with warehouse.connect() as con:
             try:
                 result = load_feed_year(con, feed, year, landing.path_obj, warehouse.archive_dir,
-                                        context.run_id)
+                                        context.run_id, _audit(docs, context.run_id, year),
+                                        force=force)
             except DeliveryError as exc:
-                raise dg.Failure(
-                    description=f"{feed.id} {year} not loaded, earlier data kept: {exc}",
-                    metadata={"file": exc.file_name, "problem": exc.problem,
-                              "line": exc.line or 0, "column": exc.column or ""},
-                    allow_retries=False) from None
+                problem = f"{feed.id} {year}: {exc}"
+                in_use = published_parts(con, feed, year)
+                if not in_use:
+                    raise dg.Failure(
+                        description=f"{problem} (nothing of it was loaded, and there is no "
+                                    "earlier good delivery of this feed-year)",
+                        metadata=scrub_all({"file": exc.file_name, "problem": exc.problem,
+                                            "line": exc.line or 0, "column": exc.column or ""}),
+                        allow_retries=False) from None
+                context.log.warning(scrub(f"{problem}; the last good delivery stays in use"))
+                result = FeedResult(feed.id, year, in_use, [], [], status="failed",
+                                    message=str(exc))
+            except duckdb.Error as exc:
+                # A statement the warehouse refused: its text can quote the data it failed
+                # on, so only a scrubbed first line leaves, without DuckDB's traceback.
+                first = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                raise dg.Failure(description=f"{feed.id} {year}: the warehouse refused a "
+                                             f"statement ({first[:500]}); nothing of this "
+                                             "delivery was published",
+                                 allow_retries=False) from None
             for u in result.unexpected:
-                context.log.warning(f"unexpected file {feed.id}/{year}/{u.file_name} "
-                                    f"({u.problem}): recorded, not read")
-            yield from _materializations(result, con, year)
-            outcomes = _stored_outcomes(con, feed, year) if result.unchanged else {}
-            t0 = time.perf_counter()
-            if len(outcomes) < 2 * len(feed.parts):
-                gx = validator(str(warehouse.docs_dir))
-                fresh = []
-                for r in result.parts:
-                    prof = profile(con, r.part.staging, year, r.rows_read, r.rows_rejected)
-                    data = gx.frame(con, r.part.staging, year, prof)
-                    found = _GX.submit(gx.run, r.part.staging, year, data,
-                                       context.run_id[:8]).result()
-                    for level, o in found.items():
-                        outcomes[r.part.staging, level] = o
-                        fresh.append(o)
-                _record(con, feed, year, fresh, context.run_id)
-                _GX.submit(gx.build_docs).add_done_callback(_docs_done)
-            gx_seconds = time.perf_counter() - t0
-            for r in result.parts:
-                yield from _check_results(feed, r, outcomes, _reconcile(con, feed, r.part, year),
-                                          gx_seconds / len(result.parts))
+                context.log.warning(f"unexpected {feed.id}/{year}/{u.file_name}: {u.problem}: "
+                                    "recorded, not read")
+            if result.status in (REJECTED, REJECTED_BEFORE):
+                context.log.warning(scrub(
+                    f"{feed.id} {year} delivery {'was ' if result.unchanged else ''}rejected"
+                    f"{' by an earlier run' if result.unchanged else ''}: "
+                    f"{result.message}")[:2000]
+                    + ("; the last good delivery stays in use" if result.parts else
+                       "; no good delivery of this feed-year: the year is withheld"))
+            if result.parts:
+                yield from _materializations(result, con, year)
+            about = {"delivery_status": result.status,
+                     "delivery_files": ", ".join(d.file_name for d in result.deliveries),
+                     "in_use": ", ".join(sorted({r.file_name for r in result.parts}))
+                     or "nothing: no good delivery of this feed-year"}
+            if result.message:
+                about["message"] = result.message[:2000]
+            for spec in feed.files:
+                for part in spec.parts:
+                    recon = _reconcile(con, feed, part, year) if result.parts else None
+                    yield from _check_results(part, result.outcomes, bool(result.parts),
+                                              recon, {**about, "file_name": spec.name(year)})
+            if result.status in (PUBLISHED, REJECTED):
+                validator(docs).build_docs()
 
     return ingest

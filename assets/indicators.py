@@ -1,16 +1,14 @@
 """Per reporting year: indicator values, scores, domains, the attainment index and the
 equalisation measures (methodology.md sections 1 to 4)."""
 
-import hashlib
-import json
-
 import dagster as dg
 import duckdb
 import pandas as pd
 
-from assets.marts_io import catalogue, config_json, districts, replace_year
+from assets.marts_io import catalogue, districts, replace_year
 from assets.partitions import reporting_year
 from junheng.ingest.feeds import FEEDS
+from junheng.lineage import config_json, inputs_fingerprint, stored_fingerprint
 from junheng.methodology.index import (
     CITY,
     DOMAINS,
@@ -115,25 +113,6 @@ def year_marts(values: pd.DataFrame, cat: pd.DataFrame, dist: pd.DataFrame,
             "equalisation_index": index, "equalisation_measures": measures}
 
 
-def code_fingerprint() -> str:
-    """The SQL and the methodology code: a change to either recomputes every year."""
-    from junheng import PROJECT_ROOT
-
-    h = hashlib.sha256()
-    for path in sorted([*(PROJECT_ROOT / "warehouse" / "sql").rglob("*.sql"),
-                        *(PROJECT_ROOT / "junheng" / "methodology").glob("*.py")]):
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def inputs_fingerprint(con: duckdb.DuckDBPyConnection, year: int, config) -> str:
-    """What a year's marts follow from: its loaded deliveries, the configuration, the code."""
-    shas = con.execute("select feed, file_name, sha256 from quality.deliveries where year = ? "
-                       "and status = 'loaded' order by all", [year]).fetchall()
-    return hashlib.sha256(json.dumps([shas, config_json(config), code_fingerprint()])
-                          .encode()).hexdigest()
-
-
 @dg.multi_asset(
     name="year_marts",
     specs=[dg.AssetSpec(["marts", name], description=desc, kinds={"duckdb"},
@@ -153,9 +132,7 @@ def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
         con.execute("create schema if not exists marts; create table if not exists "
                     "marts.year_fingerprints (year integer, fingerprint varchar, "
                     "computed_at timestamp)")
-        stored = con.execute("select fingerprint from marts.year_fingerprints where year = ?",
-                             [year]).fetchall()
-        if stored and stored[0][0] == fingerprint:
+        if stored_fingerprint(con, year) == fingerprint:
             # Same deliveries, configuration and code: the year's marts stand as they are.
             marts = {name: con.execute(f"select * from marts.{name} where year = ?",
                                        [year]).df() for name in SPECS}

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.marts_io import catalogue, config_json, replace_table
+from junheng import PLAN_YEARS
 from junheng.methodology.index import cross_year
 from pipelines.resources import DuckDBWarehouse, Methodology
 
@@ -41,7 +42,9 @@ def cross_year_marts(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
     config = methodology.config()
     with warehouse.connect() as con:
         cat = catalogue(con)
-        read = {t: con.execute(f"select * from marts.{t} order by all").df()
+        # The plan's years only: a stray year would shift every trend and convergence.
+        read = {t: con.execute(f"select * from marts.{t} where year between ? and ? "
+                               "order by all", [PLAN_YEARS[0], PLAN_YEARS[-1]]).df()
                 for t in ("indicator_values", "domain_scores", "equalisation_index",
                           "equalisation_measures")}
         marts = cross_year(read["indicator_values"], read["domain_scores"],

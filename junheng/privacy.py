@@ -36,6 +36,6 @@ def scrub_all(obj: Any) -> Any:
         return scrub(obj)
     if isinstance(obj, dict):
         return {scrub_all(k): scrub_all(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
+    if type(obj) in (list, tuple):   # plain ones only: records and named tuples pass as is
         return type(obj)(scrub_all(v) for v in obj)
     return obj

@@ -7,6 +7,7 @@ import pyarrow as pa
 
 from junheng import SEEDS_DIR
 from junheng.ingest.feeds import FEEDS
+from junheng.ingest.load import staging_view_sql
 from junheng.sql import build_table, sql_text
 
 
@@ -52,8 +53,8 @@ def stage(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list],
     con.execute(f"insert into quality.quarantine select $feed, $year, 'test', '', $table, _line, "
                 f"'*', 'rule', null, null from ({rules}) where len(_violations) > 0",
                 {"feed": feed.id, "year": year, "table": part.raw_table})
-    con.execute(f"create or replace view staging.{table} as "
-                + sql_text(f"staging/{table}.view.sql"))
+    con.execute(f"create or replace view staging.{table} as " + staging_view_sql(
+        part, rows=f"raw.{part.raw_table}", quarantine="quality.quarantine"))
 
 
 def empty_staging(con: duckdb.DuckDBPyConnection, year: int, skip=()) -> None:

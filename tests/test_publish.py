@@ -228,8 +228,8 @@ def test_index_html_is_self_contained(full_run):
 
 
 @pytest.fixture(scope="module")
-def withheld_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("withheld")
+def rejected_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rejected")
     landing = root / "landing"
     generate(landing, Options(years=(2020, 2021), scale=0.002))
     env = run_env(root, landing)
@@ -244,19 +244,22 @@ def withheld_run(tmp_path_factory):
     return root, good, first, second
 
 
-def test_a_blocked_year_is_withheld_and_earlier_years_still_published(withheld_run):
-    root, good, _, second = withheld_run
-    assert "ingest 2021: FAILED" in second.stdout
-    latest = (root / "extracts" / "LATEST").read_text()
-    assert latest != good
-    manifest = json.loads((root / "extracts" / latest.strip() / "manifest.json").read_text())
-    assert manifest["published_years"] == [2020]
-    withheld = {w["year"]: " ".join(w["reasons"]) for w in manifest["withheld_years"]}
-    assert 2021 in withheld and "critical expectations failed" in withheld[2021]
-    assert "stg_environment__sewage" in withheld[2021]
-    years = set(pq.read_table(root / "extracts" / latest.strip() / "indicator_values.parquet")
-                .column("year").to_pylist())
-    assert years == {2020}
+def test_a_rejected_redelivery_keeps_the_year_published_on_its_last_good_data(rejected_run):
+    root, good, _, second = rejected_run
+    assert "rejected environment sewage_2021.csv: the last good delivery stays in use" \
+        in second.stdout, second.stdout
+    latest = (root / "extracts" / "LATEST").read_text().strip()
+    manifest = json.loads((root / "extracts" / latest / "manifest.json").read_text())
+    assert manifest["published_years"] == [2020, 2021]
+    old = json.loads((root / "extracts" / good.strip() / "manifest.json").read_text())
+    assert manifest["inputs"] == old["inputs"]       # the rejected file is not an input
+    for name in ("indicator_values", "equalisation_index"):
+        a = pq.read_table(root / "extracts" / good.strip() / f"{name}.parquet")
+        b = pq.read_table(root / "extracts" / latest / f"{name}.parquet")
+        assert a.equals(b), name
+    dq = pq.read_table(root / "extracts" / latest / "data_quality.parquet").to_pylist()
+    sewage = [r["status"] for r in dq if r["file_name"] == "sewage_2021.csv"]
+    assert sorted(sewage) == ["loaded", "rejected"]
 
 
 @pytest.mark.skipif(not __import__("shutil").which("chromium"),

@@ -105,6 +105,7 @@ SCHOOLS_HEADER = ",".join(SCHOOLS.files[0].parts[0].columns)
 def test_rows_with_odd_values_are_quarantined_with_reasons(tmp_path):
     """Thousands separators, full-width digits, extra columns, wrong types: rows kept and
     quarantined with the rule, the rest loaded; the counts reconcile."""
+    from ingest_helpers import accept_all
     from sql_helpers import warehouse
 
     from junheng.ingest.load import load_feed_year
@@ -119,8 +120,9 @@ def test_rows_with_odd_values_are_quarantined_with_reasons(tmp_path):
     (landing / "population/2020/population_2020.csv").write_text(
         POP_HEADER + ",备注\n" + "\n".join(rows) + "\n", encoding="utf-8")
     con = warehouse()
-    result = load_feed_year(con, FEEDS["population"], 2020, landing, tmp_path / "a", "t")
-    part = result.parts[0]
+    result = load_feed_year(con, FEEDS["population"], 2020, landing, tmp_path / "a", "t",
+                            accept_all)
+    part = result.audited[0]
     assert (part.rows_read, part.rows_loaded, part.rows_rejected) == (5, 1, 4)
     assert part.extra_columns == ["备注"]
     rules = dict(con.execute("select line, rule from quality.quarantine order by line"
@@ -225,6 +227,7 @@ def _pension_landing(tmp_path: Path, lines: list[str]) -> Path:
 
 
 def test_a_pension_line_that_is_not_json_is_quarantined_not_fatal(tmp_path):
+    from ingest_helpers import accept_all
     from sql_helpers import warehouse
 
     from junheng.ingest.load import load_feed_year
@@ -234,14 +237,15 @@ def test_a_pension_line_that_is_not_json_is_quarantined_not_fatal(tmp_path):
     lines = [rec.format(k=1), "{not json", rec.format(k=2), "[1, 2]", rec.format(k=3)]
     con = warehouse()
     result = load_feed_year(con, FEEDS["pension"], 2020, _pension_landing(tmp_path, lines),
-                            tmp_path / "a", "t")
-    part = result.parts[0]
+                            tmp_path / "a", "t", accept_all)
+    part = result.audited[0]
     assert (part.rows_read, part.rows_loaded, part.rows_rejected) == (5, 3, 2)
     assert con.execute("select line, rule from quality.quarantine order by line").fetchall() \
         == [(2, "parsable row"), (4, "parsable row")]
 
 
 def test_an_absurdly_long_line_is_quarantined_and_the_rest_loaded(tmp_path):
+    from ingest_helpers import accept_all
     from sql_helpers import warehouse
 
     from junheng.ingest.load import BIG_CSV_BYTES, load_feed_year
@@ -259,8 +263,9 @@ def test_an_absurdly_long_line_is_quarantined_and_the_rest_loaded(tmp_path):
         "区县代码,生活污水产生量（万吨）,生活污水集中收集量（万吨）\n320508,10,9\n",
         encoding="utf-8")
     con = warehouse()
-    result = load_feed_year(con, FEEDS["environment"], 2020, landing, tmp_path / "a", "t")
-    air = result.parts[0]
+    result = load_feed_year(con, FEEDS["environment"], 2020, landing, tmp_path / "a", "t",
+                            accept_all)
+    air = result.audited[0]
     assert (air.rows_read, air.rows_loaded, air.rows_rejected) == (3, 2, 1)
     assert con.execute("select line, rule from quality.quarantine").fetchall() == \
         [(3, "parsable row")]

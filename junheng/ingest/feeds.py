@@ -22,6 +22,7 @@ class Part:
     # 64-character person keys a year, compressing them costs 4 s and saves 0.3 GB.
     staging_view: bool = False
     uncompressed: tuple[str, ...] = ()
+    restricted: bool = False            # person-level: never a row outside the warehouse
 
     @property
     def raw_table(self) -> str:
@@ -104,6 +105,7 @@ PENSION = Feed("pension", "人社局 Human resources and social security bureau"
         {"person_key": "person_key", "district_code": "district_code", "scheme": "scheme",
          "birth_year": "birth_year", "sex": "sex", "status": "status"},
         keys=("person_key", "scheme"), staging_view=True, uncompressed=("person_key",),
+        restricted=True,
         grain="One row per pension enrolment (person and scheme) and reporting year. "
               "RESTRICTED: person-level, never leaves the warehouse.",
     ),)),

@@ -1,18 +1,26 @@
-"""Load one feed for one reporting year: archive, read, quarantine, stage.
+"""Load one feed for one reporting year: archive, read, quarantine, audit, publish.
 
-All or nothing per feed-year: every file of the feed is read before anything is
-written, and the writes (raw, quarantine, staging, deliveries) happen in one
-DuckDB transaction. A file that cannot be read raises `DeliveryError`; its
-delivery is recorded as failed and the feed-year's earlier data stays in place.
+Write, audit, publish (feeds.md, last section). Every file of the feed-year is read
+into temporary tables of this connection, its rules run there (the candidate rows and
+their quarantine), and the candidate is audited (the critical and warning suites, by the
+caller's `audit` function) before anything the pipeline publishes is touched. Only a
+candidate whose critical expectations all pass is swapped in, in one DuckDB transaction
+(raw, quarantine, staging, deliveries, check results). A candidate that fails replaces
+nothing: its delivery is recorded as `rejected` with the failures, and the last good
+data of the feed-year stays in use and published. A file that cannot be read raises
+`DeliveryError`; its delivery is recorded as `failed`, likewise replacing nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import shutil
+import re
+import stat as statmod
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,10 +37,15 @@ from junheng.ingest.readers import (
     read_small_csv,
     read_xlsx,
 )
+from junheng.ops.landing import arrived_at, changed_at, year_entries
+from junheng.privacy import scrub
+from junheng.quality.expectations import Outcome
 from junheng.reference import alias_map, normalise_name
 from junheng.sql import ident, one, relation_exists, relation_kind, sql_text
 
 BIG_CSV_BYTES = 5_000_000  # above this a CSV goes straight into DuckDB
+# A run tagged so re-reads every delivery (no size/mtime shortcut) and audits it again.
+FORCE_TAG = "junheng/force"
 
 
 @dataclass
@@ -46,6 +59,7 @@ class Delivery:
     sha256: str = ""
     bytes: int = 0
     arrived_at: datetime | None = None
+    changed_at: datetime | None = None  # inode change time: a rewrite keeping size and mtime
     archive_path: Path | None = None
 
 
@@ -64,37 +78,43 @@ class PartResult:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0
 
 
+# What became of the delivery a step looked at.
+PUBLISHED = "published"          # audited, passed, swapped in
+UNCHANGED = "unchanged"          # the deliveries in use already: nothing to do
+REJECTED = "rejected"            # audited, failed its critical expectations: replaced nothing
+REJECTED_BEFORE = "rejected before"  # the same files were rejected by an earlier run
+
+
 @dataclass
 class FeedResult:
     feed: str
     year: int
-    parts: list[PartResult]
+    parts: list[PartResult]                  # what staging holds now (the data in use)
     deliveries: list[Delivery]
     unexpected: list[Delivery]
-    unchanged: bool = False
-    seconds: dict[str, float] = field(default_factory=dict)  # archive, read, write
+    status: str = PUBLISHED
+    outcomes: dict[tuple[str, str], Outcome] = field(default_factory=dict)  # (table, level)
+    audited: list[PartResult] = field(default_factory=list)  # the candidate's counts
+    message: str | None = None               # why it was rejected
+    seconds: dict[str, float] = field(default_factory=dict)  # archive, read, audit, write
+
+    @property
+    def unchanged(self) -> bool:
+        return self.status in (UNCHANGED, REJECTED_BEFORE)
 
 
 # --------------------------------------------------------------------------- landing zone
 
-def years_in_landing(landing: Path, feeds) -> list[int]:
-    years = set()
-    for feed in feeds:
-        folder = Path(landing) / feed
-        if folder.is_dir():
-            years |= {int(p.name) for p in folder.iterdir()
-                      if p.is_dir() and p.name.isdigit() and len(p.name) == 4}
-    return sorted(years)
-
-
 def scan(landing: Path, feed: Feed, year: int) -> tuple[list[Delivery], list[Delivery]]:
-    """Expected deliveries present for a feed-year, and unexpected files (reported, not read)."""
+    """Expected deliveries present for a feed-year, and unexpected entries (reported, not
+    read): files of no contracted name, of another year, and whatever is not a regular
+    file (symbolic links, FIFOs, folders, names that are not UTF-8)."""
     folder = Path(landing) / feed.id / str(year)
-    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    files, findings = year_entries(folder) if folder.is_dir() else ([], [])
     expected, unexpected = [], []
-    for path in files:
-        if path.name.startswith("."):
-            continue
+    for f in findings:
+        unexpected.append(Delivery(feed.id, year, Path(f.path).name, folder, problem=f.problem))
+    for path in sorted(files):
         spec = next((f for f in feed.files if f.year_of(path.name) is not None), None)
         if spec is None:
             unexpected.append(Delivery(feed.id, year, path.name, path,
@@ -109,26 +129,39 @@ def scan(landing: Path, feed: Feed, year: int) -> tuple[list[Delivery], list[Del
 
 
 def archive(delivery: Delivery, root: Path, known: dict | None = None) -> None:
-    """Copy a delivery byte for byte into the content-addressed archive, hashing as it goes.
+    """Copy a delivery byte for byte into the content-addressed archive, then hash the copy.
 
     Everything downstream reads the archived copy, so what was hashed is what was read
     even if the department overwrites the landing file meanwhile. `known` maps
-    (file name, size, modification time) of deliveries already archived to their SHA-256:
-    a file unchanged since (same size and nanosecond mtime) is not read again.
+    (file name, size, modification time, inode change time) of deliveries already archived
+    to their SHA-256: a file unchanged since is not read again. The change time is in the
+    key because a corrected file copied with its old mtime (`cp -p`, a zip) keeps size and
+    mtime but never its change time. Only regular files are copied: the file is opened
+    without following a link and without blocking, and checked again once open (it may
+    have been swapped for a link or a FIFO since the landing zone was listed).
     """
     root.mkdir(parents=True, exist_ok=True)
-    stat = delivery.path.stat()
-    arrived = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-    hit = (known or {}).get((delivery.file_name, stat.st_size, arrived))
+    st = os.lstat(delivery.path)
+    delivery.arrived_at, delivery.changed_at = arrived_at(st), changed_at(st)
+    hit = (known or {}).get((delivery.file_name, st.st_size, delivery.arrived_at,
+                             delivery.changed_at))
     if hit and Path(hit[1]).is_file():
-        delivery.sha256, delivery.bytes, delivery.archive_path = hit[0], stat.st_size, Path(hit[1])
-        delivery.arrived_at = arrived
+        delivery.sha256, delivery.bytes, delivery.archive_path = hit[0], st.st_size, Path(hit[1])
         return
-    # Copy in the kernel (sendfile), then hash the copy: the archived bytes are what is
-    # hashed and what is read (five times faster than hashing while copying in Python).
-    with tempfile.NamedTemporaryFile(dir=root, prefix=".incoming-", delete=False) as tmp:
-        pass
-    shutil.copyfile(delivery.path, tmp.name)
+    try:
+        fd = os.open(delivery.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise DeliveryError(delivery.file_name, f"cannot be opened ({exc.strerror}): "
+                            "not read") from None
+    with os.fdopen(fd, "rb"), tempfile.NamedTemporaryFile(
+            dir=root, prefix=".incoming-", delete=False) as tmp:
+        if not statmod.S_ISREG(os.fstat(fd).st_mode):
+            os.unlink(tmp.name)
+            raise DeliveryError(delivery.file_name, "not a regular file: not read")
+        # Copy in the kernel (sendfile): five times faster than through Python.
+        offset = 0
+        while n := os.sendfile(tmp.fileno(), fd, offset, 1 << 30):
+            offset += n
     sha = _sha256(Path(tmp.name))
     size = os.path.getsize(tmp.name)
     name = delivery.path.name
@@ -141,7 +174,6 @@ def archive(delivery: Delivery, root: Path, known: dict | None = None) -> None:
         os.replace(tmp.name, target)
         os.chmod(target, 0o444)
     delivery.sha256, delivery.bytes, delivery.archive_path = sha, size, target
-    delivery.arrived_at = arrived
 
 
 def _sha256(path: Path, chunk: int = 16 << 20) -> str:
@@ -210,28 +242,47 @@ def _district_names(con: duckdb.DuckDBPyConnection, part: Part) -> None:
 
 # --------------------------------------------------------------------------- writing
 
+Audit = Callable[[duckdb.DuckDBPyConnection, Part, str, PartResult], dict[str, Outcome]]
+
+
 def ensure_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(sql_text("create_schemas.sql"))
     con.execute(sql_text("create_quality_tables.sql"))
     con.execute(sql_text("create_macros.sql"))
 
 
-def _unchanged(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
-               deliveries: list[Delivery]) -> bool:
-    """True when every file's newest delivery was loaded before with the same content."""
+def _known_files(con: duckdb.DuckDBPyConnection, feed: Feed, year: int) -> dict:
+    return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in con.execute(
+        "select file_name, bytes, arrived_at, changed_at, sha256, archive_path "
+        "from quality.deliveries where feed = ? and year = ? and archive_path is not null",
+        [feed.id, year]).fetchall()}
+
+
+def _last_status(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
+                 deliveries: list[Delivery]) -> str | None:
+    """UNCHANGED when every file's delivery is the one in use; REJECTED_BEFORE when these
+    very files were audited before and rejected (a rejected delivery is audited once: run
+    with --force to audit it again); else None (something new to audit)."""
+    statuses = []
     for d in deliveries:
-        row = one(con, 
-            "select sha256, status from quality.deliveries where feed = ? and year = ? "
-            "and file_name = ? and status in ('loaded', 'failed') "
-            "order by recorded_at desc limit 1", [feed.id, year, d.file_name])
-        if row is None or tuple(row) != (d.sha256, "loaded"):
-            return False
-    return all(relation_exists(con, "staging", p.staging) for p in feed.parts)
+        row = one(con, "select status from quality.deliveries where feed = ? and year = ? "
+                       "and file_name = ? and sha256 = ? and status in ('loaded', 'rejected')",
+                  [feed.id, year, d.file_name, d.sha256])
+        if row is None:
+            return None
+        statuses.append(row[0])
+    if all(s == "loaded" for s in statuses):
+        if all(relation_exists(con, "staging", p.staging) for p in feed.parts):
+            return UNCHANGED
+        return None
+    return REJECTED_BEFORE
 
 
 def record_deliveries(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], status: str,
                       run_id: str, message: str | None = None,
                       counts: dict[str, tuple[int, int, int]] | None = None) -> None:
+    """One row per delivered file and content. Publishing one supersedes the file's
+    earlier published (or failed) content; a rejected one supersedes nothing."""
     now = datetime.now(UTC).replace(tzinfo=None)
     for d in deliveries:
         read, loaded, rejected = (counts or {}).get(d.file_name, (None, None, None))
@@ -243,10 +294,46 @@ def record_deliveries(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery]
         con.execute("delete from quality.deliveries where feed = ? and year = ? and file_name = ? "
                     "and sha256 = ?", [d.feed, d.year, d.file_name, d.sha256])
         con.execute(
-            "insert into quality.deliveries values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into quality.deliveries (feed, year, file_name, sha256, bytes, arrived_at, "
+            "recorded_at, run_id, status, message, rows_read, rows_loaded, rows_rejected, "
+            "archive_path, changed_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [d.feed, d.year, d.file_name, d.sha256, d.bytes, d.arrived_at, now, run_id, status,
-             message or d.problem, read, loaded, rejected,
-             str(d.archive_path) if d.archive_path else None])
+             scrub(message or d.problem), read, loaded, rejected,
+             str(d.archive_path) if d.archive_path else None, d.changed_at])
+
+
+def record_checks(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
+                  audited: list[PartResult], outcomes: dict[tuple[str, str], Outcome],
+                  run_id: str) -> None:
+    """The suites' outcomes for the delivery audited, one row per table and suite."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for r in audited:
+        for (table, level), o in outcomes.items():
+            if table != r.part.staging:
+                continue
+            con.execute("delete from quality.check_results where feed = ? and year = ? and "
+                        "table_name = ? and suite = ? and delivery_sha256 = ?",
+                        [feed.id, year, table, level, r.sha256])
+            con.execute(
+                "insert into quality.check_results (feed, year, table_name, suite, passed, "
+                "evaluated, failed, failures, checked_at, run_id, delivery_sha256) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [feed.id, year, table, level, o.passed, o.evaluated, o.failed,
+                 scrub(json.dumps(o.failures, ensure_ascii=False)), now, run_id, r.sha256])
+
+
+def stored_outcomes(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
+                    deliveries: list[Delivery]) -> dict[tuple[str, str], Outcome]:
+    """The outcomes recorded for these deliveries when they were audited."""
+    out = {}
+    for d in deliveries:
+        tables = {p.staging for p in d.spec.parts}
+        for r in con.execute("select table_name, suite, passed, evaluated, failed, failures "
+                             "from quality.check_results where feed = ? and year = ? "
+                             "and delivery_sha256 = ?", [feed.id, year, d.sha256]).fetchall():
+            if r[0] in tables:
+                out[r[0], r[1]] = Outcome(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "[]"))
+    return out
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection, fn, *args) -> None:
@@ -259,16 +346,30 @@ def _in_transaction(con: duckdb.DuckDBPyConnection, fn, *args) -> None:
         raise
 
 
+def rejection_message(outcomes: dict[tuple[str, str], Outcome], tables: list[str]) -> str:
+    failed = [o for (_t, level), o in sorted(outcomes.items())
+              if level == "critical" and not o.passed]
+    unaudited = [t for t in tables if (t, "critical") not in outcomes]
+    return "rejected, replaced nothing: " + "; ".join(
+        [f"critical expectations failed on {o.table}: {o.summary()}" for o in failed]
+        + [f"{t} was not audited" for t in unaudited])
+
+
 def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landing: Path,
-                   archive_root: Path, run_id: str, force: bool = False) -> FeedResult:
+                   archive_root: Path, run_id: str, audit: Audit,
+                   force: bool = False) -> FeedResult:
+    """Write, audit, publish one feed-year (see the module's docstring).
+
+    `audit(con, part, relation, counts)` validates the candidate rows of one part (a temp
+    relation with the staging table's columns) and returns {level: Outcome}. `force`
+    re-reads every file (no size/mtime shortcut) and audits even an unchanged or
+    previously rejected delivery again."""
     ensure_quality_tables(con)
     clean_archive_tmp(archive_root)
     deliveries, unexpected = scan(landing, feed, year)
-    known = {(r[0], r[1], r[2]): (r[3], r[4]) for r in con.execute(
-        "select file_name, bytes, arrived_at, sha256, archive_path from quality.deliveries "
-        "where feed = ? and year = ? and archive_path is not null", [feed.id, year]).fetchall()}
+    known = {} if force else _known_files(con, feed, year)
     t0 = time.perf_counter()
-    for d in [*deliveries, *unexpected]:
+    for d in deliveries:
         archive(d, archive_root, known)
     seconds = {"archive": time.perf_counter() - t0}
     if unexpected:
@@ -278,48 +379,193 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
     if missing:
         raise DeliveryError(missing[0], f"not delivered: {feed.id}/{year}/ holds no such file "
                             "(nothing of this feed-year was loaded)")
-    if not force and _unchanged(con, feed, year, deliveries):
-        return FeedResult(feed.id, year, _previous_counts(con, feed, year, deliveries),
-                          deliveries, unexpected, unchanged=True)
+    last = None if force else _last_status(con, feed, year, deliveries)
+    if last is not None:
+        return FeedResult(feed.id, year, published_parts(con, feed, year), deliveries,
+                          unexpected, status=last,
+                          outcomes=stored_outcomes(con, feed, year, deliveries),
+                          message=_last_message(con, feed, year, deliveries))
     for dep in feed.depends_on:
-        if not relation_exists(con, "staging", dep) or not one(con, 
-                f"select count(*) from staging.{ident(dep)} where year = ?", [year])[0]:
+        if not relation_exists(con, "staging", dep) or not one(
+                con, f"select count(*) from staging.{ident(dep)} where year = ?", [year])[0]:
             raise DeliveryError(deliveries[0].file_name,
                                 f"staging.{dep} holds nothing for {year}, and {feed.id} is "
                                 "checked against it: load that feed first")
+    for part in feed.parts:   # a staging table from before the view: the audit reads it
+        if part.staging_view and relation_kind(con, "staging", part.staging) == "table" \
+                and relation_exists(con, "raw", part.raw_table):
+            _in_transaction(con, _create_staging_view, part,
+                            f"staging.{ident(part.staging)}")
     extras: dict[str, list[str]] = {}
     t0 = time.perf_counter()
     try:
-        for d in deliveries:
-            extras |= _read(con, d)
-    except DeliveryError as exc:
-        bad = [d for d in deliveries if d.file_name == exc.file_name] or deliveries
-        _in_transaction(con, record_deliveries, bad, "failed", run_id, str(exc))
-        raise
-    results: list[PartResult] = []
-
-    def write(con: duckdb.DuckDBPyConnection) -> None:
-        for d in deliveries:
-            for part in d.spec.parts:
-                results.append(_stage_part(con, feed, year, d, part, run_id,
-                                           extras.get(part.entity, [])))
+        try:
+            for d in deliveries:
+                extras |= _read(con, d)
+        except DeliveryError as exc:
+            bad = [d for d in deliveries if d.file_name == exc.file_name] or deliveries
+            _in_transaction(con, record_deliveries, bad, "failed", run_id, str(exc))
+            raise
+        seconds["read"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        audited = [_stage_candidate(con, feed, year, d, part, run_id, extras.get(part.entity, []))
+                   for d in deliveries for part in d.spec.parts]
+        seconds["rules"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        outcomes: dict[tuple[str, str], Outcome] = {}
+        for r in audited:
+            for level, o in audit(con, r.part, _candidate(r.part), r).items():
+                outcomes[r.part.staging, level] = o
+        seconds["audit"] = time.perf_counter() - t0
+        # Proven fit, or not published: every part needs a critical outcome that passed.
+        passed = all(outcomes.get((r.part.staging, "critical")) is not None
+                     and outcomes[r.part.staging, "critical"].passed for r in audited)
         counts: dict[str, tuple[int, int, int]] = {}
-        for r in results:
+        for r in audited:
             c = counts.get(r.file_name, (0, 0, 0))
             counts[r.file_name] = (c[0] + r.rows_read, c[1] + r.rows_loaded,
                                    c[2] + r.rows_rejected)
-        record_deliveries(con, deliveries, "loaded", run_id, counts=counts)
+        t0 = time.perf_counter()
+        message = None if passed else rejection_message(
+            outcomes, [r.part.staging for r in audited])
 
-    seconds["read"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    try:
+        def write(con: duckdb.DuckDBPyConnection) -> None:
+            if passed:
+                for r in audited:
+                    _publish_part(con, feed, year, r)
+                record_deliveries(con, deliveries, "loaded", run_id, counts=counts)
+            else:
+                # Rejected: the files that are new. A file of the feed-year that did not
+                # change (the other file of a two-file feed) is still the one in use.
+                record_deliveries(con, [d for d in deliveries if not _in_use(con, d)],
+                                  "rejected", run_id, message, counts=counts)
+            record_checks(con, feed, year, audited, outcomes, run_id)
+
         _in_transaction(con, write)
+        seconds["write"] = time.perf_counter() - t0
     finally:
         for part in feed.parts:
-            drop_read(con, f"_read_{ident(part.entity)}")
-    seconds["rules_and_write"] = time.perf_counter() - t0
-    return FeedResult(feed.id, year, results, deliveries, unexpected,
+            _drop_candidate(con, part)
+    return FeedResult(feed.id, year, published_parts(con, feed, year), deliveries, unexpected,
+                      status=PUBLISHED if passed else REJECTED, outcomes=outcomes,
+                      audited=audited, message=message,
                       seconds={k: round(v, 2) for k, v in seconds.items()})
+
+
+def _in_use(con: duckdb.DuckDBPyConnection, d: Delivery) -> bool:
+    return one(con, "select count(*) from quality.deliveries where feed = ? and year = ? and "
+                    "file_name = ? and sha256 = ? and status = 'loaded'",
+               [d.feed, d.year, d.file_name, d.sha256])[0] > 0
+
+
+def _last_message(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
+                  deliveries: list[Delivery]) -> str | None:
+    rows = con.execute(
+        "select message from quality.deliveries where feed = ? and year = ? and status = "
+        "'rejected' and list_contains(?, sha256) and message is not null limit 1",
+        [feed.id, year, [d.sha256 for d in deliveries]]).fetchall()
+    return rows[0][0] if rows else None
+
+
+# --------------------------------------------------------------------------- candidates
+# Temp relations of this connection, per part: `_checked_<entity>` (rows with their rule
+# violations), `_quarantine_<entity>` (quality.quarantine rows of the candidate) and
+# `_candidate_<entity>` (the rows that would be staged, with the staging columns).
+
+def _candidate(part: Part) -> str:
+    return f"_candidate_{ident(part.entity)}"
+
+
+def _drop_candidate(con: duckdb.DuckDBPyConnection, part: Part) -> None:
+    e = ident(part.entity)
+    for name in (f"_candidate_{e}", f"_rows_{e}", f"_checked_{e}", f"_quarantine_{e}"):
+        kind = relation_kind(con, "main", name, database="temp")
+        if kind:
+            con.execute(f"drop {kind} {name}")
+    drop_read(con, f"_read_{e}")
+
+
+_QUARANTINE = ("create or replace temp table {target} as select $feed as feed, "
+               "$year::integer as year, $file as file_name, $sha as delivery_sha256, "
+               "$table as table_name, _line::bigint as line, v.column_name, v.rule, v.value, "
+               "$run as run_id from (select _line, unnest(_violations) as v from ({rules}) "
+               "where len(_violations) > 0)")
+MAX_VALUE_CHARS = 200
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+def _scrub_quarantine(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Quarantined values leave the warehouse in the snapshot: no person-key fragment, and
+    no absurdly long value (a whole unparsable line), ever."""
+    suspects = [r[0] for r in con.execute(
+        f"select distinct value from {table} where regexp_matches(value, '[0-9a-fA-F]{{12,}}') "
+        f"or length(value) > {MAX_VALUE_CHARS}").fetchall()]
+    for value in suspects:
+        clean = scrub(value)
+        if len(clean) > MAX_VALUE_CHARS:
+            clean = clean[:MAX_VALUE_CHARS] + "…"
+        con.execute(f"update {table} set value = ? where value = ?", [clean, value])
+
+
+def _stage_candidate(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: Delivery,
+                     part: Part, run_id: str, extra: list[str]) -> PartResult:
+    """The rules over one part's read rows: its candidate rows and their quarantine."""
+    e = ident(part.entity)
+    read_table = f"_read_{e}"
+    con.execute(f"create or replace temp view _delivery as select * from {read_table}")
+    if part.district_column:
+        _district_names(con, part)
+    rules = sql_text(f"staging/{part.staging}.sql")
+    params = {"feed": feed.id, "year": year, "file": d.file_name, "sha": d.sha256,
+              "table": part.raw_table, "run": run_id}
+    if part.staging_view:
+        # The rules run once over the read rows and nothing is materialised: only the
+        # failing rows build a list. The candidate is the read rows minus those lines.
+        con.execute(_QUARANTINE.format(target=f"_quarantine_{e}", rules=rules), params)
+        if not _SHA.fullmatch(d.sha256):
+            raise ValueError("not a SHA-256 digest")
+        # A view cannot take parameters: the year (an int) and the digest (64 hex, checked
+        # above) are the only values formatted in, and neither comes from a delivery's text.
+        con.execute(f"create or replace temp view _rows_{e} as select {int(year)}::integer "
+                    f"as _year, '{d.sha256}' as _delivery_sha256, * from {read_table}")
+        con.execute(f"create or replace temp view _candidate_{e} as " + staging_view_sql(
+            part, rows=f"_rows_{e}", quarantine=f"_quarantine_{e}"))
+    else:
+        con.execute(f"create or replace temp table _checked_{e} as " + rules, {"year": year})
+        con.execute(_QUARANTINE.format(target=f"_quarantine_{e}",
+                                       rules=f"select * from _checked_{e}"), params)
+        con.execute(f"create or replace temp view _candidate_{e} as select * exclude "
+                    f"(_violations) from _checked_{e} where len(_violations) = 0")
+    _scrub_quarantine(con, f"_quarantine_{e}")
+    read = one(con, f"select count(*) from {read_table}")[0]
+    rejected = one(con, f"select count(distinct line) from _quarantine_{e}")[0]
+    return PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected, extra)
+
+
+def staging_view_sql(part: Part, rows: str, quarantine: str) -> str:
+    """A staging view's SELECT (warehouse/sql/staging/<name>.view.sql) over the given
+    relations: raw rows and their quarantine (names from this module, never from data)."""
+    return sql_text(f"staging/{part.staging}.view.sql").format(rows=rows, quarantine=quarantine)
+
+
+def _publish_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
+                  r: PartResult) -> None:
+    """Swap an audited candidate in (inside the caller's transaction)."""
+    part, e = r.part, ident(r.part.entity)
+    raw, stg = f"raw.{ident(part.raw_table)}", f"staging.{ident(part.staging)}"
+    _create_raw(con, part, raw, f"_read_{e}")
+    con.execute(f"delete from {raw} where _year = ?", [year])
+    con.execute(f"insert into {raw} by name select ?::integer as _year, ? as _delivery_sha256, * "
+                f"from _read_{e}", [year, r.sha256])
+    con.execute("delete from quality.quarantine where feed = ? and year = ? and table_name = ?",
+                [feed.id, year, part.raw_table])
+    con.execute(f"insert into quality.quarantine by name select * from _quarantine_{e}")
+    if part.staging_view:
+        _create_staging_view(con, part, stg)
+        return
+    con.execute(f"create table if not exists {stg} as select * from _candidate_{e} limit 0")
+    con.execute(f"delete from {stg} where year = ?", [year])
+    con.execute(f"insert into {stg} by name select * from _candidate_{e}")
 
 
 def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, raw: str, read_table: str) -> None:
@@ -333,53 +579,13 @@ def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, raw: str, read_table
     con.execute(f"create table {raw} ({', '.join(defs)})")
 
 
-def _stage_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: Delivery, part: Part,
-                run_id: str, extra: list[str]) -> PartResult:
-    read_table = f"_read_{ident(part.entity)}"
-    con.execute(f"create or replace temp view _delivery as select * from {read_table}")
-    if part.district_column:
-        _district_names(con, part)
-    raw, stg = f"raw.{ident(part.raw_table)}", f"staging.{ident(part.staging)}"
-    _create_raw(con, part, raw, read_table)
-    con.execute(f"delete from {raw} where _year = ?", [year])
-    con.execute(f"insert into {raw} by name select ?::integer as _year, ? as _delivery_sha256, * "
-                f"from {read_table}", [year, d.sha256])
-    con.execute("delete from quality.quarantine where feed = ? and year = ? and table_name = ?",
-                [feed.id, year, part.raw_table])
-    rules = sql_text(f"staging/{part.staging}.sql")
-    quarantine = ("insert into quality.quarantine select $feed, $year, $file, $sha, $table, "
-                  "_line, v.column_name, v.rule, v.value, $run from (select _line, "
-                  "unnest(_violations) as v from ({}) where len(_violations) > 0)")
-    params = {"feed": feed.id, "year": year, "file": d.file_name, "sha": d.sha256,
-              "table": part.raw_table, "run": run_id}
-    if part.staging_view:
-        # The rules run once over the read rows and nothing is materialised: only the
-        # failing rows build a list. Staging is then raw minus the quarantined lines.
-        con.execute(quarantine.format(rules), params)
-        _create_staging_view(con, part, stg)
-        read = one(con, f"select count(*) from {read_table}")[0]
-        rejected = rejected_lines(con, feed.id, year, part.raw_table)
-        return PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected, extra)
-    con.execute("create or replace temp table _checked as " + rules, {"year": year})
-    con.execute(quarantine.format("select * from _checked"), params)
-    con.execute(f"create table if not exists {stg} as select * exclude (_violations) "
-                "from _checked limit 0")
-    con.execute(f"delete from {stg} where year = ?", [year])
-    con.execute(f"insert into {stg} by name select * exclude (_violations) from _checked "
-                "where len(_violations) = 0")
-    read, rejected = one(con, "select count(*), count(*) filter (len(_violations) > 0) "
-                                 "from _checked")
-    con.execute("drop table _checked")
-    return PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected, extra)
-
-
 def _create_staging_view(con: duckdb.DuckDBPyConnection, part: Part, stg: str) -> None:
     """(Re)define a staging view from warehouse/sql/staging/<name>.view.sql. A staging
     *table* of that name (a warehouse from before the view) is dropped first."""
     if relation_kind(con, "staging", part.staging) == "table":
         con.execute(f"drop table {stg}")
-    con.execute(f"create or replace view {stg} as "
-                + sql_text(f"staging/{part.staging}.view.sql"))
+    con.execute(f"create or replace view {stg} as " + staging_view_sql(
+        part, rows=f"raw.{ident(part.raw_table)}", quarantine="quality.quarantine"))
 
 
 def rejected_lines(con: duckdb.DuckDBPyConnection, feed_id: str, year: int, table: str) -> int:
@@ -388,13 +594,20 @@ def rejected_lines(con: duckdb.DuckDBPyConnection, feed_id: str, year: int, tabl
                     "and year = ? and table_name = ?", [feed_id, year, table])[0]
 
 
-def _previous_counts(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
-                     deliveries: list[Delivery]) -> list[PartResult]:
+def published_parts(con: duckdb.DuckDBPyConnection, feed: Feed, year: int) -> list[PartResult]:
+    """The deliveries in use for a feed-year, with their counts (empty when none is)."""
     out = []
-    for d in deliveries:
-        for part in d.spec.parts:
+    for spec in feed.files:
+        row = one(con, "select file_name, sha256 from quality.deliveries where feed = ? and "
+                       "year = ? and file_name = ? and status = 'loaded'",
+                  [feed.id, year, spec.name(year)])
+        if row is None or not all(relation_exists(con, "raw", p.raw_table) and
+                                  relation_exists(con, "staging", p.staging)
+                                  for p in spec.parts):
+            return []
+        for part in spec.parts:
             read = one(con, f"select count(*) from raw.{ident(part.raw_table)} where _year = ?",
-                               [year])[0]
+                       [year])[0]
             rejected = rejected_lines(con, feed.id, year, part.raw_table)
-            out.append(PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected))
+            out.append(PartResult(part, row[0], row[1], read, read - rejected, rejected))
     return out

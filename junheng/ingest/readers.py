@@ -21,14 +21,20 @@ import pyarrow as pa
 from python_calamine import CalamineWorkbook
 
 from junheng.ingest.feeds import FileSpec, Part
+from junheng.privacy import scrub
 from junheng.sql import ident, relation_kind
 
 
 class DeliveryError(Exception):
-    """A delivery that cannot be read at all: nothing of it is loaded."""
+    """A delivery that cannot be read at all: nothing of it is loaded.
+
+    Its text leaves the warehouse (Dagster's event log, alerts, the release's page), so the
+    problem is scrubbed of anything that could be part of a person key (a reader's error
+    can quote the line it failed on)."""
 
     def __init__(self, file_name: str, problem: str, line: int | None = None,
                  column: str | None = None):
+        problem = scrub(problem)
         self.file_name, self.problem, self.line, self.column = file_name, problem, line, column
         where = "".join([f", line {line}" if line else "", f", column {column}" if column else ""])
         super().__init__(f"{file_name}{where}: {problem}")
@@ -250,7 +256,10 @@ def read_jsonl_gz(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec, fi
                     f"as _line, * from {target}__rows")
         return []
     except duckdb.InvalidInputException as exc:
-        if "Malformed JSON" not in str(exc) and "JSON" not in str(exc).split(":")[0]:
+        # A line that is not a JSON object (malformed, an array, a bare value): read the
+        # file again line by line below, so that only those lines are quarantined. A gzip
+        # problem fails the same way there and is reported then.
+        if "gzip" in str(exc).lower():
             raise DeliveryError(file_name, _duckdb_problem(exc)) from None
     except duckdb.Error as exc:
         raise DeliveryError(file_name, _duckdb_problem(exc)) from None

@@ -31,8 +31,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from junheng import PROJECT_ROOT
+from junheng import PLAN_YEARS, PROJECT_ROOT
 from junheng.ingest.feeds import FEEDS
+from junheng.lineage import stale_years
 from junheng.methodology.index import cross_year
 from junheng.publish.dictionary import TABLES, dictionary_rows, schema
 from junheng.sql import ident, one, relation_exists
@@ -68,7 +69,10 @@ class Release:
 # --------------------------------------------------------------------------- what to publish
 
 def withheld_years(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int, list[str]]]:
-    """Years that can be published, and the reasons the others are withheld."""
+    """Years that can be published, and the reasons the others are withheld.
+
+    A year is published only from deliveries that passed their audit (status `loaded`):
+    a feed with no such delivery withholds the year, with what became of its newest one."""
     years = sorted({r[0] for r in con.execute(
         "select distinct year from quality.deliveries where status <> 'unexpected'").fetchall()})
     marts = {r[0] for r in con.execute(
@@ -77,6 +81,8 @@ def withheld_years(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int,
     reasons: dict[int, list[str]] = {}
     for year in years:
         why = []
+        if year not in PLAN_YEARS:
+            why.append(f"outside the plan period {PLAN_YEARS[0]}–{PLAN_YEARS[-1]}")
         for feed in FEEDS.values():
             for part in feed.parts:
                 loaded = relation_exists(con, "staging", part.staging) and one(
@@ -89,11 +95,16 @@ def withheld_years(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int,
                         "order by recorded_at desc limit 1", [feed.id, year]).fetchall()
                     detail = f"{last[0][1]}: {last[0][2] or last[0][0]}" if last else \
                         "not delivered"
-                    why.append(f"{feed.id} not loaded ({detail})")
+                    why.append(f"{feed.id}: no good delivery in use ({detail})")
                     break
+        # Data in use that failed its critical suite: only from a warehouse made before
+        # write-audit-publish (since then such a delivery is never published).
         failed = con.execute(
-            "select feed, table_name, failures from quality.check_results where year = ? "
-            "and suite = 'critical' and not passed order by all", [year]).fetchall()
+            "select c.feed, c.table_name, c.failures from quality.check_results c "
+            "where c.year = ? and c.suite = 'critical' and not c.passed and "
+            "(c.delivery_sha256 is null or c.delivery_sha256 in (select sha256 from "
+            "quality.deliveries d where d.year = c.year and d.feed = c.feed and "
+            "d.status = 'loaded')) order by all", [year]).fetchall()
         why += [f"{f}: critical expectations failed on {t} ({_short_failures(x)})"
                 for f, t, x in failed]
         if not why and year not in marts:
@@ -108,11 +119,24 @@ def _short_failures(failures_json: str) -> str:
     return "; ".join(f"{i['expectation']} {i.get('column', '')}".strip() for i in items[:3])
 
 
+class StaleMarts(NothingToPublish):
+    """A year's marts were not computed from the deliveries now in use: publishing would
+    name inputs the values do not come from. No release; LATEST untouched."""
+
+
 def plan_release(con: duckdb.DuckDBPyConnection, config) -> Plan:
     published, withheld = withheld_years(con)
     if not published:
         raise NothingToPublish("every reporting year is withheld: "
                                + "; ".join(f"{y}: {', '.join(r)}" for y, r in withheld.items()))
+    stale = stale_years(con, published, config)
+    if stale:
+        raise StaleMarts(
+            f"the indicators of {', '.join(map(str, stale))} were not computed from the "
+            "deliveries now in use, with this configuration and code (their run stopped "
+            "before the indicators, or the configuration changed): no new release, LATEST "
+            "stays. Run those years again: junheng run --years "
+            + " ".join(map(str, stale)))
     years = tuple(published)
 
     def read(table: str) -> pd.DataFrame:
@@ -137,27 +161,18 @@ def plan_release(con: duckdb.DuckDBPyConnection, config) -> Plan:
 
 
 def data_quality(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame:
-    """One row per delivered file: counts, expectations and (pension) dual enrolments."""
+    """One row per delivered file: counts, expectations (of the suites run on that very
+    delivery, passed or rejected) and (pension) dual enrolments."""
     dq = con.execute(
-        "select feed, year, file_name, sha256, bytes, rows_read, rows_loaded, rows_rejected, "
-        "status from quality.deliveries order by all").df()
-    table_file = {p.staging: f.pattern for feed in FEEDS.values() for f in feed.files
-                  for p in f.parts}
-    checks = con.execute("select feed, year, table_name, sum(evaluated), sum(failed) from "
-                         "quality.check_results group by all").fetchall()
-    run, failed = {}, {}
-    for feed, year, table, ev, fa in checks:
-        key = (feed, year, table_file[table].format(year=year))
-        run[key] = run.get(key, 0) + int(ev)
-        failed[key] = failed.get(key, 0) + int(fa)
+        "select d.feed, d.year, d.file_name, d.sha256, d.bytes, d.rows_read, d.rows_loaded, "
+        "d.rows_rejected, d.status, c.run as expectations_run, "
+        "c.failed as expectations_failed from quality.deliveries d left join ("
+        "select feed, year, delivery_sha256, sum(evaluated) as run, sum(failed) as failed "
+        "from quality.check_results group by all) c on c.feed = d.feed and c.year = d.year "
+        "and c.delivery_sha256 = d.sha256 order by all").df()
     duals = dict(con.execute("select year, sum(dual_enrolments) from "
                              "marts.pension_dual_enrolments group by all").fetchall()) \
         if relation_exists(con, "marts", "pension_dual_enrolments") else {}
-    keys = list(zip(dq["feed"], dq["year"], dq["file_name"], strict=True))
-    dq["expectations_run"] = [run.get(k) if s == "loaded" else None
-                              for k, s in zip(keys, dq["status"], strict=True)]
-    dq["expectations_failed"] = [failed.get(k) if s == "loaded" else None
-                                 for k, s in zip(keys, dq["status"], strict=True)]
     dq["dual_enrolments"] = [duals.get(y) if f == "pension" and s == "loaded" else None
                              for f, y, s in zip(dq["feed"], dq["year"], dq["status"],
                                                 strict=True)]

@@ -8,12 +8,16 @@ create table if not exists quality.deliveries (
     arrived_at timestamp,          -- modification time of the file in the landing zone
     recorded_at timestamp not null,
     run_id varchar,
-    status varchar not null,       -- loaded | failed | superseded | unexpected
+    -- loaded (audited, passed, in use) | rejected (failed its critical expectations:
+    -- replaced nothing) | failed (unreadable) | superseded (replaced by a newer one that
+    -- passed) | unexpected (not a contracted file: not read)
+    status varchar not null,
     message varchar,
     rows_read bigint,
     rows_loaded bigint,
     rows_rejected bigint,
-    archive_path varchar
+    archive_path varchar,
+    changed_at timestamp           -- inode change time in the landing zone (see load.archive)
 );
 create table if not exists quality.quarantine (
     feed varchar not null,
@@ -37,5 +41,9 @@ create table if not exists quality.check_results (
     failed integer not null,
     failures varchar,              -- JSON: the failed expectations, lean
     checked_at timestamp not null,
-    run_id varchar
+    run_id varchar,
+    delivery_sha256 varchar        -- the delivery audited (passed or rejected)
 );
+-- Warehouses made before write-audit-publish.
+alter table quality.deliveries add column if not exists changed_at timestamp;
+alter table quality.check_results add column if not exists delivery_sha256 varchar;

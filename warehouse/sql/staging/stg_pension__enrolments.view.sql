@@ -3,6 +3,9 @@
 -- A second 9-million-row copy of the person keys would cost 7 s and 0.35 GB a year; the
 -- rules in stg_pension__enrolments.sql decide what is quarantined, in the same transaction
 -- that writes raw, so the view always matches them. Filters on year reach the raw scan.
+-- {rows} and {quarantine} are relations named by the loader (identifiers, never values):
+-- raw.pension__enrolments and quality.quarantine for the published view, a delivery's
+-- read rows and its quarantine for the candidate that is audited before it is published.
 select
     r._line,
     r._year as year,
@@ -12,9 +15,9 @@ select
     try_cast(trim(r.birth_year) as integer) as birth_year,
     r.sex,
     r.status
-from raw.pension__enrolments r
+from {rows} r
 where not exists (
-    select 1 from quality.quarantine q
+    select 1 from {quarantine} q
     where q.feed = 'pension' and q.table_name = 'pension__enrolments'
       and q.year = r._year and q.line = r._line
 )
