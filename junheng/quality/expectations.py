@@ -289,7 +289,9 @@ class Validator:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         # GX logs its ephemeral context's temporary docs directory at INFO: not ours to show.
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        # (That module's logger has its own level, so the parent's is not enough.)
+        for name in ("great_expectations", "great_expectations.data_context.types.base"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
         self.gx = gx
         self.context = gx.get_context(mode="ephemeral")
