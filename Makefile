@@ -32,8 +32,10 @@ endif
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
+# `dg dev`: the webserver and the daemon, on the project's Definitions ([tool.dg] in
+# pyproject.toml). VIRTUAL_ENV tells dg which environment is the project's.
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -m pipelines.definitions
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev
 
 # (Re)writes the demo feeds with `make run`'s options, whatever the landing zone holds.
 demo: $(STAMP)
