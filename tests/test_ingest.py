@@ -397,3 +397,9 @@ def test_great_expectations_runs_on_the_steps_thread(ingested):
     import assets.feeds as feeds
 
     assert not hasattr(feeds, "_GX")
+
+
+def test_every_check_result_shows_its_reporting_year(ingested):
+    *_, year, result = ingested
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and {e.partition for e in evaluations} == {str(year)}
