@@ -2,18 +2,18 @@
 
 import dagster as dg
 
+from assets.resources import DuckDBWarehouse, Methodology, Releases
 from junheng.publish.release import NothingToPublish, plan_release, write_release
 from junheng.publish.snapshot import publish_snapshot, snapshot_path, snapshot_release
-from pipelines.resources import DuckDBWarehouse, Methodology, Releases
+from junheng.registry import release_reads
 
 POOL = "duckdb_writer"
-MARTS = ["indicator_values", "indicator_scores", "domain_scores", "equalisation_index",
-         "equalisation_measures", "target_progress", "convergence", "rank_sensitivity",
-         "pension_dual_enrolments"]
+# The assets among the tables the release reads (junheng.registry).
+READS = [dg.AssetKey([t.schema, t.name]) for t in release_reads() if t.asset]
 
 
 @dg.asset(key=["extracts", "release"], pool=POOL, kinds={"parquet"},
-          deps=[dg.AssetKey(["marts", t]) for t in MARTS])
+          deps=READS)
 def release(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
             methodology: Methodology, releases: Releases) -> dg.MaterializeResult:
     """One row per table of the release: a versioned folder of zstd Parquet tables with

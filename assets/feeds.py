@@ -9,14 +9,13 @@ files (eldercare, environment) or two sheets (health) is one delivery unit.
 import logging
 import warnings
 from collections.abc import Iterator
-from functools import cache
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from assets.partitions import reporting_year
-from junheng.ingest.feeds import Feed, Part
+from assets.resources import DuckDBWarehouse, GreatExpectations, LandingZone
+from junheng.ingest.feeds import FEEDS, Feed, Part
 from junheng.ingest.load import (
     FORCE_TAG,
     PUBLISHED,
@@ -30,21 +29,12 @@ from junheng.ingest.load import (
 )
 from junheng.ingest.readers import DeliveryError
 from junheng.privacy import scrub, scrub_all
-from junheng.quality.expectations import Outcome, Validator, profile
+from junheng.quality.expectations import Outcome, profile
 from junheng.sql import ident, one
-from pipelines.resources import DuckDBWarehouse, LandingZone
 
 POOL = "duckdb_writer"
 log = logging.getLogger("junheng")
 RESTRICTED_COLUMNS = {"person_key"}  # never in metadata, logs or previews
-
-
-@cache
-def validator(docs_dir: str) -> Validator:
-    """One GX context per process (the in-process executor runs every step here), built
-    on the calling thread: importing GX on a second thread raced with Dagster's own
-    imports of SQLAlchemy ("partially initialized module")."""
-    return Validator(docs_dir=Path(docs_dir))
 
 
 def _preview(con: duckdb.DuckDBPyConnection, part: Part, year: int) -> str:
@@ -88,11 +78,12 @@ def _reconcile(con: duckdb.DuckDBPyConnection, feed: Feed, part: Part, year: int
     return read, loaded, rejected
 
 
-def _audit(docs_dir: str, run_id: str, year: int):
-    """The candidate of one part through its suites (see load_feed_year)."""
+def _audit(resource: GreatExpectations, run_id: str, year: int):
+    """The candidate of one part through its suites (see load_feed_year). GX is imported
+    only when there is a delivery to audit."""
     def audit(con: duckdb.DuckDBPyConnection, part: Part, relation: str,
               counts: PartResult) -> dict[str, Outcome]:
-        gx = validator(docs_dir)
+        gx = resource.validator()
         prof = profile(con, part.staging, year, counts.rows_read, counts.rows_rejected,
                        relation=relation)
         data = gx.frame(con, part.staging, year, prof, relation=relation)
@@ -168,11 +159,11 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
         # Skippable: with no good delivery of the feed-year there is nothing to materialise,
         # and what depends on it does not run.
         specs.append(dg.AssetSpec(
-            raw, deps=upstream, kinds={"duckdb"}, skippable=True,
+            raw, deps=upstream, kinds={"duckdb"}, skippable=True, group_name=feed.id,
             description=f"{part.grain.split('.')[0]}, as delivered: every row read, text as "
                         "in the file, with _year, _delivery_sha256, _line and _error."))
         specs.append(dg.AssetSpec(["staging", part.staging], deps=[raw], kinds={"duckdb"},
-                                  skippable=True,
+                                  skippable=True, group_name=feed.id,
                                   description=f"{part.grain} Typed, English names; rows that "
                                               "break a rule of feeds.md are in "
                                               "quality.quarantine instead."))
@@ -193,14 +184,13 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
                     description=f"Ingest the {feed.id} feed ({feed.department}) for one year.")
     def ingest(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
-               landing: LandingZone):
+               landing: LandingZone, gx: GreatExpectations):
         year = int(context.partition_key)
         force = context.run.tags.get(FORCE_TAG) == "true"
-        docs = str(warehouse.docs_dir)
         with warehouse.connect() as con:
             try:
                 result = load_feed_year(con, feed, year, landing.path_obj, warehouse.archive_dir,
-                                        context.run_id, _audit(docs, context.run_id, year),
+                                        context.run_id, _audit(gx, context.run_id, year),
                                         force=force)
             except DeliveryError as exc:
                 problem = f"{feed.id} {year}: {exc}"
@@ -247,6 +237,11 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                     yield from _check_results(part, result.outcomes, bool(result.parts),
                                               recon, {**about, "file_name": spec.name(year)})
             if result.status in (PUBLISHED, REJECTED):
-                validator(docs).build_docs()
+                gx.validator().build_docs()
 
     return ingest
+
+
+# One ingest multi-asset per departmental feed, generated from the feed contract
+# (junheng/ingest/feeds.py): a new feed is a declaration there, its rules and its suites.
+INGEST: dict[str, dg.AssetsDefinition] = {feed.id: feed_assets(feed) for feed in FEEDS.values()}

@@ -5,9 +5,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from assets.marts_io import catalogue, districts, replace_year
+from assets.marts_io import catalogue, districts, replace_year, table_spec
 from assets.partitions import reporting_year
-from junheng.ingest.feeds import FEEDS
+from assets.resources import DuckDBWarehouse, Methodology
+from junheng import registry
 from junheng.lineage import config_json, inputs_fingerprint, stored_fingerprint
 from junheng.methodology.index import (
     CITY,
@@ -19,30 +20,12 @@ from junheng.methodology.index import (
     progress_row,
 )
 from junheng.methodology.sources import attach_source_rows, source_rows
-from junheng.sql import sql_text
-from pipelines.resources import DuckDBWarehouse, Methodology
+from junheng.sql import ident, one, sql_text
 
 POOL = "duckdb_writer"
-STAGING = [dg.AssetKey(["staging", p.staging]) for f in FEEDS.values() for p in f.parts]
-
-SPECS = {
-    "indicator_values": "One row per year, district (and the city, 320500) and catalogue "
-                        "indicator: value, numerator, denominator, unit, source rows used and "
-                        "rejected.",
-    "pension_dual_enrolments": "One row per year and district: persons enrolled in both "
-                               "pension schemes (counted once for P1, in the district of the "
-                               "employee record), and those whose two records disagree.",
-    "indicator_scores": "One row per year, district (and city) and indicator in the index: "
-                        "fixed-goalpost score, weight and obstacle degree.",
-    "domain_scores": "One row per year, district (and city) and domain: weighted mean score "
-                     "and how many indicators were scored.",
-    "equalisation_index": "One row per year and district (and city): attainment index, rank, "
-                          "gap to and relative to the city, domain scores, targets met; the "
-                          "city row carries the equality-adjusted attainment.",
-    "equalisation_measures": "One row per year and subject (indicator, domain, index): "
-                             "max/min ratio, CV, Williamson, Theil T (between/within urban "
-                             "districts and county-level cities), Theil L, Gini, Atkinson(1).",
-}
+STAGING = [dg.AssetKey(["staging", t.name]) for t in registry.tables("staging")]
+# The marts this layer writes per reporting year, as the registry declares them.
+MARTS = registry.tables("marts", owner="indicators", asset=True)
 
 
 def compute_values(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -115,10 +98,9 @@ def year_marts(values: pd.DataFrame, cat: pd.DataFrame, dist: pd.DataFrame,
 
 @dg.multi_asset(
     name="year_marts",
-    specs=[dg.AssetSpec(["marts", name], description=desc, kinds={"duckdb"},
-                        deps=[*STAGING, dg.AssetKey(["reference", "indicators"]),
-                              dg.AssetKey(["reference", "aqi_breakpoints"])])
-           for name, desc in SPECS.items()],
+    specs=[table_spec(t, deps=[*STAGING, dg.AssetKey(["reference", "indicators"]),
+                               dg.AssetKey(["reference", "aqi_breakpoints"])])
+           for t in MARTS],
     partitions_def=reporting_year, pool=POOL,
     description="Indicators, scores, domains, the attainment index and equalisation "
                 "measures for one reporting year.",
@@ -134,9 +116,9 @@ def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
                     "computed_at timestamp)")
         if stored_fingerprint(con, year) == fingerprint:
             # Same deliveries, configuration and code: the year's marts stand as they are.
-            marts = {name: con.execute(f"select * from marts.{name} where year = ?",
-                                       [year]).df() for name in SPECS}
-            yield from _results(marts, config, unchanged=True)
+            marts = {t.name: con.execute(f"select * from marts.{ident(t.name)} where year = ?",
+                                         [year]).df() for t in MARTS}
+            yield from _results(marts, _row_counts(con), config, unchanged=True)
             return
         cat, dist = catalogue(con), districts(con)
         values, dual = compute_values(con, year)
@@ -155,14 +137,22 @@ def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
         con.execute("insert into marts.year_fingerprints values (?, ?, current_timestamp)",
                     [year, fingerprint])
         con.execute("commit")
-    yield from _results(marts, config, unchanged=False)
+        totals = _row_counts(con)
+    yield from _results(marts, totals, config, unchanged=False)
 
 
-def _results(marts: dict[str, pd.DataFrame], config, unchanged: bool):
+def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows of each table over every year (the partition's rows are its frame's)."""
+    return {t.name: one(con, f"select count(*) from marts.{ident(t.name)}")[0] for t in MARTS}
+
+
+def _results(marts: dict[str, pd.DataFrame], totals: dict[str, int], config, unchanged: bool):
     index = marts["equalisation_index"].set_index("district_code")["attainment_index"]
     for name, frame in marts.items():
         meta = {"rows": dg.MetadataValue.int(len(frame)), "configuration": config_json(config),
-                "unchanged": unchanged}
+                "unchanged": unchanged,
+                "dagster/partition_row_count": dg.MetadataValue.int(len(frame)),
+                "dagster/row_count": dg.MetadataValue.int(totals[name])}
         if name == "equalisation_index":
             meta |= {f"attainment_index_{code}": dg.MetadataValue.float(float(v))
                      for code, v in index.items() if pd.notna(v)}

@@ -1,23 +1,38 @@
-"""Writing pandas results into marts tables: per reporting year, or whole.
+"""Marts tables: their asset specs, and writing pandas results into them (per reporting
+year, or whole).
 
 A marts table's column types are declared, never taken from whichever frame happens to
 come first: a column that holds only None in that frame would be typed "NULL" by DuckDB,
-and every later write with a real value in it would fail. Columns of the release
-(`junheng.publish.dictionary.COLUMNS`) get the type the release declares; any other
-column gets the type of its non-null values, and VARCHAR when it has none.
+and every later write with a real value in it would fail. A column declared in the
+registry (`junheng.registry`: the table's own columns, else what the name means in its
+vocabulary) gets the type declared there; any other column gets the type of its non-null
+values, and VARCHAR when it has none.
 """
 
 import json
-from functools import cache
 
+import dagster as dg
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
-from junheng.publish.dictionary import COLUMNS
+from junheng.registry import REGISTRY, VOCABULARY, Table
 from junheng.sql import ident
 
 FALLBACK = "VARCHAR"
+
+
+def column_schema(table: Table) -> dg.TableSchema:
+    return dg.TableSchema(columns=[
+        dg.TableColumn(c.name, c.sql_type or "see the staging SQL",
+                       description=c.en + (f" ({c.unit})" if c.unit else ""))
+        for c in table.columns])
+
+
+def table_spec(table: Table, deps) -> dg.AssetSpec:
+    """The asset spec of a registry table: key, description, owner and column schema."""
+    return dg.AssetSpec([table.schema, table.name], description=table.description,
+                        kinds={"duckdb"}, deps=deps, owners=[f"team:{table.owner}"],
+                        metadata={"dagster/column_schema": column_schema(table)})
 
 
 def _is_null_type(type_name: str) -> bool:
@@ -29,14 +44,13 @@ def _column(name: str) -> str:
     return f'"{ident(name)}"'
 
 
-@cache
-def declared_type(column: str) -> str | None:
-    """The DuckDB type of a release column, mapped from its Arrow type by DuckDB itself."""
-    if column not in COLUMNS:
-        return None
-    empty = pa.table({column: pa.array([], type=COLUMNS[column][0])})
-    with duckdb.connect() as con:
-        return str(con.from_arrow(empty).types[0])
+def declared_type(column: str, table: str | None = None) -> str | None:
+    """The DuckDB type the registry declares for marts.<table>.<column>, or for what the
+    column's name means wherever it appears; None if it declares none."""
+    declared = REGISTRY.get(f"marts.{table}")
+    if declared and column in declared.column_names:
+        return declared.column(column).sql_type
+    return VOCABULARY[column].sql_type if column in VOCABULARY else None
 
 
 def _inferred_types(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> dict[str, str]:
@@ -52,12 +66,13 @@ def _inferred_types(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> dict
     return types
 
 
-def column_types(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> dict[str, str]:
-    """Column -> DuckDB type for a marts table holding `frame`, in the frame's order.
+def column_types(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
+                 table: str | None = None) -> dict[str, str]:
+    """Column -> DuckDB type for marts.<table> holding `frame`, in the frame's order.
     Never the NULL type."""
-    undeclared = [c for c in frame.columns if declared_type(c) is None]
+    undeclared = [c for c in frame.columns if declared_type(c, table) is None]
     inferred = _inferred_types(con, frame[undeclared]) if undeclared else {}
-    return {c: declared_type(c) or inferred[c] for c in frame.columns}
+    return {c: declared_type(c, table) or inferred[c] for c in frame.columns}
 
 
 def _create(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str],
@@ -75,7 +90,7 @@ def _migrate_null_columns(con: duckdb.DuckDBPyConnection, table: str,
                            "and table_name = ?", [table]).fetchall()
     for column, data_type in existing:
         if _is_null_type(data_type):
-            target = types.get(column) or declared_type(column) or FALLBACK
+            target = types.get(column) or declared_type(column, table) or FALLBACK
             con.execute(f"alter table marts.{ident(table)} alter column {_column(column)} "
                         f"type {target}")
 
@@ -90,7 +105,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
 
 def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, frame: pd.DataFrame):
     """Replace the rows of one reporting year of marts.<table> with `frame`."""
-    types = column_types(con, frame)
+    types = column_types(con, frame, table)
     _create(con, table, types, replace=False)
     _migrate_null_columns(con, table, types)
     con.execute(f"delete from marts.{ident(table)} where year = ?", [year])
@@ -99,7 +114,7 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, frame: p
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame):
     """Replace marts.<table> with `frame`."""
-    _create(con, table, column_types(con, frame), replace=True)
+    _create(con, table, column_types(con, frame, table), replace=True)
     _insert(con, table, frame)
 
 

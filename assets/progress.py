@@ -6,34 +6,22 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from assets.marts_io import catalogue, config_json, replace_table
-from junheng import PLAN_YEARS
+from assets.marts_io import catalogue, config_json, replace_table, table_spec
+from assets.resources import DuckDBWarehouse, Methodology
+from junheng import PLAN_YEARS, registry
 from junheng.methodology.index import cross_year
-from pipelines.resources import DuckDBWarehouse, Methodology
 
 POOL = "duckdb_writer"
-UPSTREAM = [dg.AssetKey(["marts", t]) for t in
-            ("indicator_values", "domain_scores", "equalisation_index", "equalisation_measures")]
-
-SPECS = {
-    "target_progress": "One row per year, district (and city) and targeted indicator: "
-                       "baseline (2020, computed; Table 1 beside it for the city), value, "
-                       "target, progress, time share, status and compound growth rates.",
-    "convergence": "One row per subject (the attainment index and each domain): "
-                   "sigma-convergence slope of Williamson on year, beta-convergence with its "
-                   "standard error and n.",
-    "rank_sensitivity": "One row per year and district: rank under the default choices, "
-                        "median and 5th/95th percentile ranks over the Monte Carlo draws, "
-                        "mean absolute rank shift.",
-    "methodology_config": "One row per computation of the cross-year marts: the methodology "
-                          "version and the configuration used, as JSON.",
-}
+# What cross_year() is computed from.
+INPUTS = ("indicator_values", "domain_scores", "equalisation_index", "equalisation_measures")
+UPSTREAM = [dg.AssetKey(["marts", t]) for t in INPUTS]
+# The marts this layer writes across the years, as the registry declares them.
+MARTS = registry.tables("marts", owner="progress", asset=True)
 
 
 @dg.multi_asset(
     name="cross_year_marts",
-    specs=[dg.AssetSpec(["marts", name], description=desc, kinds={"duckdb"}, deps=UPSTREAM)
-           for name, desc in SPECS.items()],
+    specs=[table_spec(t, deps=UPSTREAM) for t in MARTS],
     pool=POOL,
     description="Target progress, convergence and rank sensitivity over every year loaded.",
 )
@@ -45,8 +33,7 @@ def cross_year_marts(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
         # The plan's years only: a stray year would shift every trend and convergence.
         read = {t: con.execute(f"select * from marts.{t} where year between ? and ? "
                                "order by all", [PLAN_YEARS[0], PLAN_YEARS[-1]]).df()
-                for t in ("indicator_values", "domain_scores", "equalisation_index",
-                          "equalisation_measures")}
+                for t in INPUTS}
         marts = cross_year(read["indicator_values"], read["domain_scores"],
                            read["equalisation_index"], read["equalisation_measures"], cat,
                            config)
@@ -60,7 +47,8 @@ def cross_year_marts(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
         con.execute("commit")
     status = marts["target_progress"]["status"].value_counts().to_dict()
     for name, frame in marts.items():
-        meta = {"rows": dg.MetadataValue.int(len(frame)), "configuration": config_json(config)}
+        meta = {"rows": dg.MetadataValue.int(len(frame)), "configuration": config_json(config),
+                "dagster/row_count": dg.MetadataValue.int(len(frame))}
         if name == "target_progress":
             meta |= {f"status_{k}": dg.MetadataValue.int(int(v)) for k, v in status.items()}
         yield dg.MaterializeResult(asset_key=["marts", name], metadata=meta)

@@ -8,12 +8,22 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from assets.marts_io import column_schema
+from assets.resources import DuckDBWarehouse
 from junheng import SEEDS_DIR
 from junheng.reference import districts, normalise_name
+from junheng.registry import table
 from junheng.sql import build_table, one, preview
-from pipelines.resources import DuckDBWarehouse
 
 POOL = "duckdb_writer"
+
+
+def _declared(name: str) -> dict:
+    """The asset's key, description, owner and column schema, as the registry declares
+    the table."""
+    t = table("reference", name)
+    return {"key": [t.schema, t.name], "description": t.description,
+            "owners": [f"team:{t.owner}"], "metadata": {"dagster/column_schema": column_schema(t)}}
 
 
 def _materialize(warehouse: DuckDBWarehouse, table: str, params: dict, register=None):
@@ -26,14 +36,13 @@ def _materialize(warehouse: DuckDBWarehouse, table: str, params: dict, register=
         con.execute("commit")
         return dg.MaterializeResult(metadata={
             "rows": dg.MetadataValue.int(rows),
+            "dagster/row_count": dg.MetadataValue.int(rows),
             "preview": dg.MetadataValue.md(preview(con, "reference", table)),
         })
 
 
-@dg.asset(key=["reference", "districts"], pool=POOL)
+@dg.asset(**_declared("districts"), pool=POOL)
 def districts_table(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """One row per county-level unit: code, names, group (urban district or county-level
-    city) and 2020 census resident population."""
     return _materialize(warehouse, "districts", {"seed": str(SEEDS_DIR / "districts.csv")})
 
 
@@ -48,10 +57,8 @@ def districts_add_up(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
                                metadata={"districts": n, "population_2020": int(total)})
 
 
-@dg.asset(key=["reference", "district_aliases"], pool=POOL)
+@dg.asset(**_declared("district_aliases"), pool=POOL)
 def district_aliases(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """One row per name a department may use for a district (code, official name, alias),
-    with the NFKC-normalised form delivered names are matched on."""
     rows = []
     for d in districts():
         forms = [(d.code, "code"), (d.name_zh, "name")] + [(a, "alias") for a in d.aliases]
@@ -64,15 +71,12 @@ def district_aliases(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
     return _materialize(warehouse, "district_aliases", {}, register={"aliases": frame})
 
 
-@dg.asset(key=["reference", "indicators"], pool=POOL)
+@dg.asset(**_declared("indicators"), pool=POOL)
 def indicators_table(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """One row per indicator of the catalogue: domain, unit, direction, weight, Table 1
-    baseline and 2025 target, and the scoring goalposts."""
     return _materialize(warehouse, "indicators", {"seed": str(SEEDS_DIR / "indicators.csv")})
 
 
-@dg.asset(key=["reference", "aqi_breakpoints"], pool=POOL)
+@dg.asset(**_declared("aqi_breakpoints"), pool=POOL)
 def aqi_breakpoints(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """One row per IAQI level and pollutant averaging period (HJ 633-2012 breakpoints)."""
     return _materialize(warehouse, "aqi_breakpoints",
                         {"seed": str(SEEDS_DIR / "aqi_breakpoints.csv")})

@@ -2,18 +2,8 @@
 
 import dagster as dg
 
-from assets import (
-    eldercare,
-    environment,
-    extracts,
-    health,
-    indicators,
-    pension,
-    population,
-    progress,
-    reference,
-    schools,
-)
+from assets import extracts, indicators, progress, reference
+from assets.feeds import INGEST
 from pipelines.jobs import ALL_JOBS
 from pipelines.resources import default_resources
 from pipelines.schedules import monthly_monitoring_run
@@ -24,16 +14,10 @@ from pipelines.sensors import (
     run_failure_alerts,
 )
 
-DEPARTMENTS = {
-    "population": population, "schools": schools, "health": health, "pension": pension,
-    "eldercare": eldercare, "environment": environment,
-}
-
 defs = dg.Definitions(
     assets=[
         *dg.load_assets_from_modules([reference], group_name="reference"),
-        *(a for name, module in DEPARTMENTS.items()
-          for a in dg.load_assets_from_modules([module], group_name=name)),
+        *INGEST.values(),                                  # grouped by department
         *dg.load_assets_from_modules([indicators], group_name="indicators"),
         *dg.load_assets_from_modules([progress], group_name="progress"),
         *dg.load_assets_from_modules([extracts], group_name="publication"),

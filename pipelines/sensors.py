@@ -10,7 +10,7 @@ import duckdb
 
 from assets.partitions import reporting_year
 from junheng.ingest.feeds import FEEDS
-from junheng.ops.alerts import failure_alert, rejection_alerts, send
+from junheng.ops.alerts import ALERTED_TAG, failure_alert, rejection_alerts, send
 from junheng.ops.landing import (
     FeedYear,
     complete_feed_years,
@@ -18,14 +18,13 @@ from junheng.ops.landing import (
     overdue,
     recorded_deliveries,
 )
-from junheng.runner import ALERTED_TAG
+from junheng.registry import tables
+from junheng.warehouse import lock_holder
 from pipelines.jobs import monitoring_run
-from pipelines.resources import Alerts, DuckDBWarehouse, LandingZone, lock_holder
+from pipelines.resources import Alerts, DuckDBWarehouse, LandingZone
 
-DOWNSTREAM = [dg.AssetKey(["marts", t]) for t in (
-    "indicator_values", "pension_dual_enrolments", "indicator_scores", "domain_scores",
-    "equalisation_index", "equalisation_measures", "target_progress", "convergence",
-    "rank_sensitivity", "methodology_config")] + [dg.AssetKey(["extracts", "release"])]
+DOWNSTREAM = [dg.AssetKey(["marts", t.name]) for t in tables("marts", asset=True)] + [
+    dg.AssetKey(["extracts", "release"])]
 
 
 def feed_selection(feed: str) -> list[dg.AssetKey]:

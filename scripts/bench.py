@@ -174,7 +174,7 @@ def _median_run(runs: list[dict]) -> dict:
 def main(one_year_only: bool = False, repeat: int = 3) -> None:
     BENCH.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    subprocess.run([PY, "-m", "junheng.cli", "demo-feeds", "--landing", str(LANDING),
+    subprocess.run([PY, "-m", "pipelines.cli", "demo-feeds", "--landing", str(LANDING),
                     "--scale", "1.0", "--if-missing"], check=True)
     print(f"demo feeds ready ({time.perf_counter() - t:.0f} s)")
     results: dict = {}
@@ -187,7 +187,7 @@ def main(one_year_only: bool = False, repeat: int = 3) -> None:
         for what in (("pipeline", "baseline") if i % 2 == 0 else ("baseline", "pipeline")):
             if what == "pipeline":
                 env = fresh_env("one_year")
-                r = measured([PY, "-m", "junheng.cli", "run", "--years", str(YEAR)], env)
+                r = measured([PY, "-m", "pipelines.cli", "run", "--years", str(YEAR)], env)
                 pipeline_runs.append({**{k: r[k] for k in ("wall_s", "peak_rss_mb")},
                                       "stages_s": stage_times(env)})
             else:
@@ -209,12 +209,12 @@ def main(one_year_only: bool = False, repeat: int = 3) -> None:
     if one_year_only:
         return
     env = fresh_env("six_years")
-    r = measured([PY, "-m", "junheng.cli", "run"], env)
+    r = measured([PY, "-m", "pipelines.cli", "run"], env)
     results["pipeline_six_years"] = {**{k: r[k] for k in ("wall_s", "peak_rss_mb")},
                                      "stages_s": stage_times(env)}
     print("six years:", {k: v for k, v in results["pipeline_six_years"].items()
                          if k != "stages_s"})
-    r = measured([PY, "-m", "junheng.cli", "run"], env)
+    r = measured([PY, "-m", "pipelines.cli", "run"], env)
     results["no_change_rerun_six_years"] = {k: r[k] for k in ("wall_s", "peak_rss_mb")}
 
     one, base = results["pipeline_one_year"], results["baseline_one_year"]

@@ -38,7 +38,7 @@ def run_env(root: Path, landing: Path) -> dict:
 
 
 def junheng_run(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "junheng.cli", "run", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", "run", *args], env=env,
                           capture_output=True, text=True, timeout=900)
 
 
@@ -100,7 +100,7 @@ def untidy_run(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProces
     warehouse = Path(env["JUNHENG_WAREHOUSE"])
     warehouse.parent.mkdir(parents=True)
     holder = duckdb.connect(str(warehouse))
-    cmd = [sys.executable, "-m", "junheng.cli", "run"]
+    cmd = [sys.executable, "-m", "pipelines.cli", "run"]
     with open(root / "stderr.txt", "w+") as err:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         watchdog = threading.Timer(900, proc.kill)

@@ -6,20 +6,18 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import eldercare, environment, health, pension, population, reference, schools
+from assets import reference
+from assets.feeds import INGEST
 from assets.partitions import reporting_year
 from junheng.quality.expectations import LEVELS, Outcome
-from pipelines.resources import DuckDBWarehouse, LandingZone
+from pipelines.resources import DuckDBWarehouse, GreatExpectations, LandingZone
 
-FEED_ASSETS = {
-    "population": population.ingest_population, "schools": schools.ingest_schools,
-    "health": health.ingest_health, "pension": pension.ingest_pension,
-    "eldercare": eldercare.ingest_eldercare, "environment": environment.ingest_environment,
-}
+FEED_ASSETS = INGEST
 
 
 def resources(landing: Path, db: Path) -> dict:
-    return {"warehouse": DuckDBWarehouse(path=str(db)), "landing": LandingZone(path=str(landing))}
+    return {"warehouse": DuckDBWarehouse(path=str(db)), "landing": LandingZone(path=str(landing)),
+            "gx": GreatExpectations(docs_dir=str(Path(db).parent / "data_docs"))}
 
 
 def load_reference(landing: Path, db: Path) -> None:

@@ -13,8 +13,7 @@ from pathlib import Path
 import dagster as dg
 from conftest import ROOT, run_env
 
-from junheng.ops.alerts import failure_alert, rejection_alerts, send
-from junheng.runner import ALERTED_TAG
+from junheng.ops.alerts import ALERTED_TAG, failure_alert, rejection_alerts, send
 from pipelines.resources import Alerts, settings
 from pipelines.sensors import rejected_delivery_alerts
 

@@ -279,7 +279,7 @@ def test_broken_deliveries(tmp_path):
 
 
 def test_cli_writes_and_skips_when_unchanged(tmp_path):
-    cmd = [sys.executable, "-m", "junheng.cli", "demo-feeds", "--landing", str(tmp_path),
+    cmd = [sys.executable, "-m", "pipelines.cli", "demo-feeds", "--landing", str(tmp_path),
            "--years", "2022", "--scale", "0.003", "--if-missing"]
     first = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert "written to" in first.stdout and "pension" in first.stderr  # progress on stderr

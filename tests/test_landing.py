@@ -13,7 +13,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from junheng.cli import main
 from junheng.demo.generator import LEDGER_DIR, Options, generate
 from junheng.ops.landing import (
     PLAN_PERIOD,
@@ -24,6 +23,7 @@ from junheng.ops.landing import (
     year_entries,
     years_in_landing,
 )
+from pipelines.cli import main
 
 SYMLINK = "a symbolic link: not read"
 NOT_YEAR = "not a reporting-year folder (four digits): not read"

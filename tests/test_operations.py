@@ -22,7 +22,14 @@ from conftest import ROOT, junheng_run, run_env
 from junheng.demo.generator import Options, generate
 from junheng.ingest.feeds import FEEDS
 from pipelines.definitions import defs
-from pipelines.resources import Alerts, DuckDBWarehouse, LandingZone, Methodology, Releases
+from pipelines.resources import (
+    Alerts,
+    DuckDBWarehouse,
+    GreatExpectations,
+    LandingZone,
+    Methodology,
+    Releases,
+)
 from pipelines.schedules import monthly_monitoring_run
 from pipelines.sensors import landing_zone_sensor, run_failure_alerts
 
@@ -196,7 +203,8 @@ def test_a_failing_run_writes_an_alert_and_posts_it(landing, tmp_path):
     resources = {"warehouse": DuckDBWarehouse(path=str(tmp_path / "w.duckdb")),
                  "landing": LandingZone(path=str(work)),
                  "methodology": Methodology(), "releases": Releases(path=str(tmp_path / "x")),
-                 "alerts": Alerts(log_path=str(tmp_path / "alerts.log"))}
+                 "alerts": Alerts(log_path=str(tmp_path / "alerts.log")),
+                 "gx": GreatExpectations(docs_dir=str(tmp_path / "docs"))}
     job = defs.resolve_job_def("pension_ingest")
     result = job.execute_in_process(instance=instance, partition_key="2021",
                                     resources=resources, raise_on_error=False)
@@ -231,7 +239,7 @@ def test_two_runs_started_together_both_succeed(landing, tmp_path):
     # The instance is created once, as a deployment does: two processes creating the same
     # new SQLite storage at the same moment race in Dagster's schema migration.
     dg.DagsterInstance.from_config(env["DAGSTER_HOME"]).dispose()
-    cmd = [sys.executable, "-m", "junheng.cli", "run", "--years", "2020", "--force"]
+    cmd = [sys.executable, "-m", "pipelines.cli", "run", "--years", "2020", "--force"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
@@ -255,7 +263,8 @@ def test_backfill_of_every_year_gives_the_same_warehouse_as_a_full_run(full_run,
                  "landing": LandingZone(path=str(root / "landing")),
                  "methodology": Methodology(),
                  "releases": Releases(path=str(tmp_path / "extracts")),
-                 "alerts": Alerts(log_path=str(tmp_path / "alerts.log"))}
+                 "alerts": Alerts(log_path=str(tmp_path / "alerts.log")),
+                 "gx": GreatExpectations(docs_dir=str(tmp_path / "docs"))}
     job = defs.resolve_job_def("monitoring_run")
     for year in reversed(years):                          # order must not matter
         assert job.execute_in_process(instance=instance, partition_key=year,

@@ -145,7 +145,7 @@ def test_a_run_killed_during_ingest_is_recovered_by_the_next(full_run, tmp_path)
         fh.writelines(lines[:-100])
     archive = work / "wh" / "archive"
     before = set(archive.rglob("*"))
-    proc = subprocess.Popen([sys.executable, "-m", "junheng.cli", "run", "--years", "2021"],
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--years", "2021"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (set(archive.rglob("*.jsonl.gz")) - before):

@@ -22,6 +22,9 @@ import dagster as dg
 from junheng.ingest.feeds import FEEDS
 from junheng.privacy import scrub_all
 
+# Runs started by `junheng run` write their own alert; the daemon's sensors skip them.
+ALERTED_TAG = "junheng/alert_by"
+
 log = logging.getLogger(__name__)
 
 REJECTION_CHECK = "critical_expectations"

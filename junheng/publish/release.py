@@ -36,10 +36,11 @@ from junheng.ingest.feeds import FEEDS
 from junheng.lineage import stale_years
 from junheng.methodology.index import cross_year
 from junheng.publish.dictionary import TABLES, dictionary_rows, schema
+from junheng.registry import per_year_published
 from junheng.sql import ident, one, relation_exists
 
-YEAR_TABLES = ("indicator_values", "indicator_scores", "domain_scores", "equalisation_index",
-               "equalisation_measures")
+# Read from the marts for the published years; the others are computed here.
+YEAR_TABLES = tuple(t.name for t in per_year_published())
 
 
 class NothingToPublish(Exception):

@@ -23,10 +23,11 @@ from pathlib import Path
 import duckdb
 
 from junheng.privacy import scrub
+from junheng.registry import restricted
 from junheng.sql import ident
 
 SCHEMAS = ("reference", "staging", "quality", "marts")
-RESTRICTED = {("staging", "stg_pension__enrolments"), ("raw", "pension__enrolments")}
+RESTRICTED = restricted()
 RESTRICTED_SCHEMAS = {"raw"}
 PERSON_COLUMNS = {"person_key"}
 

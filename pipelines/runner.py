@@ -20,14 +20,23 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.partitions import reporting_year
 from junheng import PLAN_YEARS
 from junheng.ingest.feeds import FEEDS
 from junheng.ingest.load import FORCE_TAG
-from junheng.ops.alerts import failure_alert, rejected_deliveries, rejection_alerts, send
+from junheng.lineage import inputs_fingerprint
+from junheng.ops.alerts import (
+    ALERTED_TAG,
+    failure_alert,
+    rejected_deliveries,
+    rejection_alerts,
+    send,
+)
 from junheng.ops.landing import arrived_at, changed_at, inventory, year_entries
+from junheng.warehouse import WarehouseLocked, connect_waiting
+from pipelines.definitions import defs
+from pipelines.resources import default_resources, settings
 
-# Runs started here write their own alert; the daemon's failure sensor skips them.
-ALERTED_TAG = "junheng/alert_by"
 # Which process runs it: a run whose process died (killed, crashed) is recognised by the
 # next `junheng run`, marked failed and its concurrency slots freed, so that nothing waits
 # for it forever. (Runs launched by the daemon are watched by run monitoring instead.)
@@ -63,8 +72,6 @@ def recover_dead_runs(instance: dg.DagsterInstance, echo: Callable[[str], None])
 
 def register_years(instance: dg.DagsterInstance, keys: list[str]) -> None:
     """Add reporting-year partitions; safe when another run adds the same ones meanwhile."""
-    from assets.partitions import reporting_year
-
     for _ in range(5):
         missing = [k for k in keys if not instance.has_dynamic_partition(reporting_year.name, k)]
         if not missing:
@@ -82,8 +89,6 @@ def year_is_current(warehouse: Path, landing: Path, year: int, config) -> bool:
     modification and change time), and its marts were computed from those deliveries with
     this configuration and code. Such a year needs no run at all."""
     import duckdb
-
-    from assets.indicators import inputs_fingerprint
 
     if not Path(warehouse).exists():
         return False
@@ -114,8 +119,6 @@ def year_is_current(warehouse: Path, landing: Path, year: int, config) -> bool:
 
 def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = print,
             instance: dg.DagsterInstance | None = None, force: bool = False) -> bool:
-    from pipelines.definitions import defs
-    from pipelines.resources import WarehouseLocked, connect_waiting, settings
 
     conf = settings()
     landing = conf.landing
@@ -170,8 +173,6 @@ def run_all(years: tuple[int, ...] | None = None, echo: Callable[[str], None] = 
         alert(result)
         echo(f"reference data: {'ok' if result.success else 'FAILED'}")
         ok &= result.success
-        from pipelines.resources import default_resources
-
         config = default_resources()["methodology"].config()
         for key in keys:
             t = time.perf_counter()

@@ -51,8 +51,8 @@ def _demo_feeds(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from junheng.runner import run_all
     from pipelines.resources import settings
+    from pipelines.runner import run_all
 
     s = settings()
     print(f"landing zone {s.landing}\nwarehouse    {s.warehouse}\nDAGSTER_HOME {s.dagster_home}")

@@ -1,0 +1,122 @@
+"""The resources the assets use: the warehouse, the landing zone, the releases, the
+alerts and the methodology choices. Their values come from `pipelines/resources.py`, the
+only module that reads the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from junheng.quality.expectations import Validator
+from junheng.warehouse import connect_waiting
+
+
+class DuckDBWarehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Only one process may write it at a time.
+
+    Writers are serialised across runs by the `duckdb_writer` concurrency pool
+    (dagster.yaml); a writer that still finds the file locked (a statistician's
+    write session, a run started outside Dagster) waits and retries instead of failing.
+    """
+
+    path: str
+    memory_limit: str = "2GB"
+    threads: int = 2
+    lock_timeout_s: float = 600.0
+
+    @property
+    def archive_dir(self) -> Path:
+        """Every delivery, byte for byte, named by its SHA-256 (beside the warehouse)."""
+        return Path(self.path).parent / "archive"
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # get_dagster_logger: in the run's event log inside an op, Python logging outside.
+        con = connect_waiting(self.path, dg.get_dagster_logger().warning, self.lock_timeout_s,
+                              read_only=read_only, config={"memory_limit": self.memory_limit,
+                                                           "threads": self.threads})
+        con.execute("set enable_progress_bar = false")
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class LandingZone(dg.ConfigurableResource):
+    """Where the departments deliver: <landing>/<feed>/<year>/<file>."""
+
+    path: str
+
+    @property
+    def path_obj(self) -> Path:
+        return Path(self.path)
+
+
+class Alerts(dg.ConfigurableResource):
+    """Where alerts go: a JSON-lines log, and a webhook (POST, JSON) when one is set."""
+
+    log_path: str
+    webhook: str = ""
+
+    @property
+    def log_path_obj(self) -> Path:
+        return Path(self.log_path)
+
+
+class Releases(dg.ConfigurableResource):
+    """Where evaluator releases are written: <extracts>/<release_id>/ and <extracts>/LATEST."""
+
+    path: str
+
+    @property
+    def path_obj(self) -> Path:
+        return Path(self.path)
+
+
+class Methodology(dg.ConfigurableResource):
+    """The choices an evaluator may change (methodology.md sections 3 and 6), in one place.
+
+    Set them in the Dagster launchpad (resources.methodology.config) or here. Every result
+    records them: `methodology_version` on every mart, the whole configuration in
+    marts.methodology_config and in each release's manifest.json.
+    """
+
+    aggregation: str = "arithmetic"   # "geometric": product of max(domain, 1) ** weight
+    domain_weights_json: str = ""     # e.g. {"education": 0.3, "health": 0.3, ...}
+    indicator_weights_json: str = ""  # e.g. {"P1": 0.5}; default: the catalogue's weights
+    draws: int = 1000
+    seed: int = 20251231
+
+    def config(self):
+        import json
+
+        from junheng.methodology.index import DOMAINS, Config
+
+        domain = json.loads(self.domain_weights_json) if self.domain_weights_json else \
+            dict.fromkeys(DOMAINS, 0.25)
+        ind = json.loads(self.indicator_weights_json) if self.indicator_weights_json else {}
+        return Config(aggregation=self.aggregation, domain_weights=domain,
+                      indicator_weights=ind, draws=self.draws, seed=self.seed)
+
+
+@cache
+def _validator(docs_dir: str) -> Validator:
+    return Validator(docs_dir=Path(docs_dir) if docs_dir else None)
+
+
+class GreatExpectations(dg.ConfigurableResource):
+    """The Great Expectations context: one ephemeral context per process (the in-process
+    executor runs every step there), with the suites of expectations/ and Data Docs written
+    to `docs_dir`. Built on the calling thread: importing GX on a second thread raced with
+    Dagster's own imports of SQLAlchemy ("partially initialized module")."""
+
+    docs_dir: str = ""   # empty: no Data Docs
+
+    def validator(self) -> Validator:
+        return _validator(self.docs_dir)
