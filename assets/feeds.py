@@ -109,7 +109,8 @@ def _materializations(result: FeedResult, con, year: int) -> Iterator[dg.Materia
         yield dg.MaterializeResult(asset_key=["raw", r.part.raw_table], data_version=version,
                                    metadata={**common, **timing})
         a = audited.get(r.part.staging)
-        extra = {"extra_columns_ignored": ", ".join(a.extra_columns) or "none"} if a else {}
+        extra = {"extra_columns_ignored": scrub(", ".join(a.extra_columns)) or "none"} \
+            if a else {}
         yield dg.MaterializeResult(
             asset_key=["staging", r.part.staging], data_version=version,
             metadata={**common, **extra,
@@ -214,8 +215,8 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                                              "delivery was published",
                                  allow_retries=False) from None
             for u in result.unexpected:
-                context.log.warning(f"unexpected {feed.id}/{year}/{u.file_name}: {u.problem}: "
-                                    "recorded, not read")
+                context.log.warning(scrub(f"unexpected {feed.id}/{year}/{u.file_name}: "
+                                          f"{u.problem}: recorded, not read"))
             if result.status in (REJECTED, REJECTED_BEFORE):
                 context.log.warning(scrub(
                     f"{feed.id} {year} delivery {'was ' if result.unchanged else ''}rejected"

@@ -1,10 +1,12 @@
 """Scrubbing what leaves the warehouse: person keys, whole or in part, never travel.
 
 A pension person_key is 64 lowercase hex characters. Anything that leaves the warehouse
-(error texts, quarantine values, Dagster metadata, logs, alerts, pages) passes through
-`scrub`, which replaces every run of hex characters that could be part of one:
-20 or more hex characters, or 12 or more with at least one letter a-f (a run of digits
-that short is a code or a count, not a key). The replacement names no part of the run.
+(error texts, quarantine values, file and folder names, free text, Dagster metadata, logs,
+alerts, pages, the query snapshot) passes through `scrub`, which replaces every run of hex
+characters that could be part of one: 16 or more hex characters (digits alone included:
+about one key in a hundred holds a run of 16 digits), or 12 or more with at least one
+letter a-f. The replacement names no part of the run. `HEX_RUN_SQL` is the first rule as
+a DuckDB regular expression, for scrubbing whole columns in SQL.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import re
 from typing import Any
 
 WITHHELD = "(withheld)"
+HEX_RUN_SQL = "[0-9a-fA-F]{16,}"
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{12,}")
 
 
 def _replace(m: re.Match) -> str:
     run = m.group()
-    if len(run) >= 20 or re.search(r"[a-fA-F]", run):
+    if len(run) >= 16 or re.search(r"[a-fA-F]", run):
         return WITHHELD
     return run
 

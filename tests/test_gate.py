@@ -91,7 +91,7 @@ def _plant_keys(path: Path) -> list[str]:
     JSON array: all must be quarantined without a key (or part of one) leaving."""
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         lines = fh.read().splitlines()
-    recs = [json.loads(line) for line in lines[:20]]
+    recs = [json.loads(line) for line in lines[:30]]
     keys = [r["person_key"] for r in recs]
     planted = []
     for i, col in enumerate(["district_code", "scheme", "birth_year", "sex", "status"]):
@@ -135,6 +135,20 @@ def bad_2021(base, tmp_path_factory):
     _rewrite_csv(landing / "eldercare/2021/eldercare_institutions_2021.csv", beds)
     # Human resources: person keys planted everywhere.
     keys = _plant_keys(landing / "pension/2021/pension_2021.jsonl.gz")
+    # Keys where no rule looks: a school's name, a header, file and folder names.
+    def school_name(rows):
+        rows[1][1] = f"{keys[21]}小学"
+        return rows
+    _rewrite_csv(landing / "schools/2021/schools_2021.csv", school_name, encoding="gbk")
+    school = landing / "schools/2021/schools_2021.csv"
+    school.write_bytes(school.read_bytes().decode("utf-8").encode("gbk"))
+    def header(rows):
+        return [rows[0] + [keys[22]]] + [r + [""] for r in rows[1:]]
+    _rewrite_csv(landing / "eldercare/2021/home_care_2021.csv", header)
+    (landing / f"schools/2021/schools_2021_{keys[23]}.csv").write_bytes(b"x\n")
+    (landing / "health/2021" / keys[24]).mkdir()
+    (landing / f"{keys[25]}.txt").write_bytes(b"x\n")
+    (landing / "pension" / keys[26]).mkdir()
     # Odd things in the folders: a link to a system file, a name from a Windows zip.
     os.symlink("/etc/passwd", landing / "health/2021/health_2021_old.xlsx")
     with open(os.path.join(os.fsencode(landing / "schools/2021"), b"\xb2\xe2\xca\xd4.csv"),
@@ -198,9 +212,11 @@ def test_odd_entries_are_reported_never_read(bad_2021):
     wh = _wh(root)
     unexpected = wh.execute("select feed, file_name, message from quality.deliveries where "
                             "year = 2021 and status = 'unexpected'").fetchall()
-    problems = {f: m for f, _n, m in unexpected}
-    assert "symbolic link" in problems["health"]
-    assert "UTF-8" in problems["schools"]
+    problems: dict[str, str] = {}
+    for f, _n, m in unexpected:
+        problems[f] = problems.get(f, "") + " | " + m
+    assert "symbolic link" in problems["health"] and "folder" in problems["health"]
+    assert "UTF-8" in problems["schools"] and "not a file of this feed" in problems["schools"]
     passwd = Path("/etc/passwd").read_bytes()
     archived = [p for p in (root / "wh" / "archive").rglob("*") if p.is_file()]
     assert archived and all(p.read_bytes() != passwd for p in archived)
@@ -218,10 +234,22 @@ def test_no_person_key_leaves_by_any_path(bad_2021):
                           capture_output=True, text=True, timeout=300)
     assert scan.returncode == 0, scan.stdout
     assert "0 file(s)" in scan.stdout
+    # The scan reads bytes: compressed Parquet is read here, every text cell of every table.
+    fragments = {k[i:i + 16] for k in keys for i in range(0, 49, 16)}
+    for release in (root / "extracts").iterdir():
+        for path in release.glob("*.parquet") if release.is_dir() else []:
+            text = " ".join(str(v) for col in pq.read_table(path).columns for v in col.to_pylist())
+            assert not any(f in text for f in fragments), path
     snap = duckdb.connect(str(root / "wh" / "junheng_query.duckdb"), read_only=True)
     values = " ".join(str(v) for (v,) in snap.execute(
         "select value from quality.quarantine where feed = 'pension'").fetchall())
     assert not any(k[:16] in values or k[16:32] in values for k in keys)
+    names = " ".join(str(v) for (v,) in snap.execute(
+        "select school_name from staging.stg_schools__schools where year = 2021").fetchall())
+    assert "(withheld)小学" in names and keys[21][:16] not in names
+    files = " ".join(str(v) for (v,) in snap.execute(
+        "select file_name from quality.deliveries").fetchall())
+    assert keys[23][:16] not in files
     pension = snap.execute("select count(*) from quality.quarantine where feed = 'pension' "
                            "and year = 2021 and rule = 'parsable row'").fetchall()[0][0]
     assert pension >= 2   # the JSON array and the broken line were quarantined, not fatal

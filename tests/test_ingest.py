@@ -403,3 +403,58 @@ def test_every_check_result_shows_its_reporting_year(ingested):
     *_, year, result = ingested
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and {e.partition for e in evaluations} == {str(year)}
+
+
+def test_last_years_file_delivered_again_is_rejected(small):
+    """Byte for byte the 2022 schools file, delivered as 2023's: every rule passes (the
+    rows carry no year), so the gate compares the content with other years' deliveries."""
+    landing, db = small
+    folder = landing / "schools" / "2023"
+    folder.mkdir(parents=True)
+    shutil.copy(landing / "schools" / "2022" / "schools_2022.csv", folder / "schools_2023.csv")
+    result = ingest(landing, db, 2023, feeds=["schools"])
+    assert not result.success           # no good 2023 schools data: blocked
+    status, message = _q(db, "select status, message from quality.deliveries where year = 2023 "
+                             "and file_name = 'schools_2023.csv'")[0]
+    assert status == "rejected" and "byte for byte the delivery schools_2022.csv of 2022" \
+        in message
+    assert _q(db, "select count(*) from staging.stg_schools__schools where year = 2023")[0][0] \
+        == 0
+
+
+def test_a_good_file_rejected_beside_a_bad_one_is_audited_again_once_that_is_fixed(small):
+    landing, db = small
+    folder = landing / "environment" / "2022"
+    air, sewage = folder / "air_quality_2022.csv", folder / "sewage_2022.csv"
+    good_sewage = sewage.read_bytes()
+    lines = air.read_text(encoding="utf-8").splitlines()
+    air.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")      # a corrected air file
+    sewage.write_text("".join(x for x in good_sewage.decode("utf-8").splitlines(True)
+                              if not x.startswith("320585")), encoding="utf-8")  # a bad one
+    assert ingest(landing, db, 2022, feeds=["environment"]).success
+    assert _q(db, "select status from quality.deliveries where file_name = "
+                  "'air_quality_2022.csv' order by recorded_at desc limit 1") == [("rejected",)]
+    sewage.write_bytes(good_sewage)                                      # put right
+    assert ingest(landing, db, 2022, feeds=["environment"]).success
+    assert _q(db, "select status from quality.deliveries where file_name = "
+                  "'air_quality_2022.csv' order by recorded_at desc limit 1") == [("loaded",)]
+    assert _q(db, "select count(*) from raw.environment__air_quality where _year = 2022")[0][0] \
+        == len(lines) - 2
+
+
+def test_pension_values_must_be_exact_not_trimmed():
+    """The staging view keeps the delivered text: ' employee' must be quarantined, not
+    counted apart from 'employee'."""
+    from sql_helpers import delivery, warehouse
+
+    from junheng.sql import sql_text
+
+    con = warehouse()
+    key = "ab" * 32
+    delivery(con, {"person_key": [key, key[::-1]], "district_code": ["320508", "320508"],
+                   "scheme": ["employee ", "resident"], "birth_year": ["1970", "1970"],
+                   "sex": ["F", "M "], "status": ["receiving", "contributing"]})
+    rows = con.execute("select _line, _violations from (" + sql_text(
+        "staging/stg_pension__enrolments.sql") + ") order by _line", {"year": 2022}).fetchall()
+    rules = {line: sorted(v["column_name"] for v in vs) for line, vs in rows}
+    assert rules == {2: ["scheme"], 3: ["sex"]}

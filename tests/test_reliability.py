@@ -298,3 +298,24 @@ def test_air_quality_duplicated_hours_and_shifted_time_zone_text():
     assert rows == [(2, "unique per station"), (3, "unique per station"),
                     (4, "YYYY-MM-DD HH:00"), (5, "YYYY-MM-DD HH:00"),
                     (7, "in reporting year 2020")]
+
+
+def test_an_xlsx_with_a_stray_cell_far_away_is_refused_not_a_crash():
+    """One space typed in XFD1048576 made calamine allocate the whole sheet (hundreds of
+    GB) and abort the process: every run died on it. Now the file is refused, named."""
+    import io
+
+    import xlsxwriter
+
+    from junheng.ingest.feeds import HEALTH
+    from junheng.ingest.readers import DeliveryError, read_xlsx
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf)
+    for name in ("机构", "区县指标"):
+        sheet = book.add_worksheet(name)
+        sheet.write_row(0, 0, ["区县代码"])
+    sheet.write(1048575, 16383, " ")
+    book.close()
+    with pytest.raises(DeliveryError, match="health_2021.xlsx.*1,048,576 rows x 16,384 columns"):
+        read_xlsx(buf.getvalue(), HEALTH.files[0], "health_2021.xlsx")

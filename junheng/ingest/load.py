@@ -275,7 +275,15 @@ def _last_status(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
         if all(relation_exists(con, "staging", p.staging) for p in feed.parts):
             return UNCHANGED
         return None
-    return REJECTED_BEFORE
+    # Rejected before only if these very files were audited together and failed: a good
+    # file rejected beside a bad one is audited again once the bad one is put right.
+    shas = sorted({d.sha256 for d in deliveries})
+    together = one(con, "select count(*) from (select run_id from quality.check_results "
+                        "where feed = ? and year = ? and list_contains(?, delivery_sha256) "
+                        "group by run_id having count(distinct delivery_sha256) = ? and "
+                        "bool_or(suite = 'critical' and not passed))",
+                   [feed.id, year, shas, len(shas)])[0]
+    return REJECTED_BEFORE if together else None
 
 
 def record_deliveries(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], status: str,
@@ -291,13 +299,14 @@ def record_deliveries(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery]
                         "where feed = ? and year = ? and file_name = ? and sha256 <> ? "
                         "and status in ('loaded', 'failed')",
                         [d.feed, d.year, d.file_name, d.sha256])
+        name = scrub(d.file_name)    # an unexpected file's name can carry anything
         con.execute("delete from quality.deliveries where feed = ? and year = ? and file_name = ? "
-                    "and sha256 = ?", [d.feed, d.year, d.file_name, d.sha256])
+                    "and sha256 = ?", [d.feed, d.year, name, d.sha256])
         con.execute(
             "insert into quality.deliveries (feed, year, file_name, sha256, bytes, arrived_at, "
             "recorded_at, run_id, status, message, rows_read, rows_loaded, rows_rejected, "
             "archive_path, changed_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [d.feed, d.year, d.file_name, d.sha256, d.bytes, d.arrived_at, now, run_id, status,
+            [d.feed, d.year, name, d.sha256, d.bytes, d.arrived_at, now, run_id, status,
              scrub(message or d.problem), read, loaded, rejected,
              str(d.archive_path) if d.archive_path else None, d.changed_at])
 
@@ -371,6 +380,12 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
     t0 = time.perf_counter()
     for d in deliveries:
         archive(d, archive_root, known)
+    for d in unexpected:   # kept too (every delivered file is), but never read
+        if d.path.name == d.file_name and d.problem and "not read" not in d.problem:
+            try:
+                archive(d, archive_root, known)
+            except DeliveryError:
+                pass       # swapped for a link or a FIFO meanwhile: still unexpected
     seconds = {"archive": time.perf_counter() - t0}
     if unexpected:
         _in_transaction(con, record_deliveries, unexpected, "unexpected", run_id)
@@ -379,6 +394,9 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
     if missing:
         raise DeliveryError(missing[0], f"not delivered: {feed.id}/{year}/ holds no such file "
                             "(nothing of this feed-year was loaded)")
+    copies = _copied_from_other_years(con, feed, year, deliveries)
+    if copies:
+        return _reject_copies(con, feed, year, deliveries, unexpected, copies, run_id)
     last = None if force else _last_status(con, feed, year, deliveries)
     if last is not None:
         return FeedResult(feed.id, year, published_parts(con, feed, year), deliveries,
@@ -456,6 +474,45 @@ def _in_use(con: duckdb.DuckDBPyConnection, d: Delivery) -> bool:
     return one(con, "select count(*) from quality.deliveries where feed = ? and year = ? and "
                     "file_name = ? and sha256 = ? and status = 'loaded'",
                [d.feed, d.year, d.file_name, d.sha256])[0] > 0
+
+
+def _copied_from_other_years(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
+                             deliveries: list[Delivery]) -> dict[str, str]:
+    """file name -> what it is a byte-for-byte copy of: the same content loaded for another
+    reporting year (last year's file delivered again under this year's name passes every
+    rule of most feeds, which carry no year in their rows)."""
+    out = {}
+    for d in deliveries:
+        row = one(con, "select file_name, year from quality.deliveries where feed = ? and "
+                       "sha256 = ? and year <> ? and status in ('loaded', 'superseded') "
+                       "order by year limit 1", [feed.id, d.sha256, year])
+        if row:
+            out[d.file_name] = f"{row[0]} of {row[1]}"
+    return out
+
+
+def _reject_copies(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
+                   deliveries: list[Delivery], unexpected: list[Delivery],
+                   copies: dict[str, str], run_id: str) -> FeedResult:
+    message = "rejected, replaced nothing: " + "; ".join(
+        f"{name} is byte for byte the delivery {other} (last year's file again?)"
+        for name, other in sorted(copies.items()))
+    outcomes = {}
+    for d in deliveries:
+        for part in d.spec.parts:
+            failure = {"expectation": "a delivery differs from every other year's",
+                       "column": "", "observed": message}
+            outcomes[part.staging, "critical"] = Outcome(part.staging, "critical", False, 1, 1,
+                                                         [failure])
+    copied = [d for d in deliveries if d.file_name in copies]
+    before = all(one(con, "select count(*) from quality.deliveries where feed = ? and year = ? "
+                          "and sha256 = ? and status = 'rejected'",
+                     [feed.id, year, d.sha256])[0] for d in copied)
+    if not before:
+        _in_transaction(con, record_deliveries, copied, "rejected", run_id, message)
+    return FeedResult(feed.id, year, published_parts(con, feed, year), deliveries, unexpected,
+                      status=REJECTED_BEFORE if before else REJECTED, outcomes=outcomes,
+                      message=message)
 
 
 def _last_message(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,

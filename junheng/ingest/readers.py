@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -128,10 +130,51 @@ def _cell(v) -> str | None:
     return str(v)
 
 
+MAX_SHEET_CELLS = 2_000_000   # a district sheet has 11 rows, an institution sheet ~3,000 x 8
+
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _check_sheet_extent(data: bytes, file_name: str) -> None:
+    """Refuse a workbook whose sheets span more cells than any delivery can hold, before
+    calamine reads it: calamine allocates the whole rectangle up to the last cell used,
+    and one stray space typed in cell XFD1048576 asks for hundreds of gigabytes (the
+    process aborts). The extent is read from the cell references in the sheets' XML."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/")
+                      and n.endswith(".xml")]
+            for name in sheets:
+                rows = cols = 0
+                with z.open(name) as fh:
+                    tail = b""
+                    while chunk := fh.read(1 << 20):
+                        block = tail + chunk
+                        for col, row in _CELL_REF.findall(block):
+                            cols = max(cols, _column_number(col))
+                            rows = max(rows, int(row))
+                        tail = block[-32:]
+                if rows * cols > MAX_SHEET_CELLS:
+                    raise DeliveryError(
+                        file_name, f"a sheet ({name.rsplit('/', 1)[-1]}) spans {rows:,} rows x "
+                        f"{cols:,} columns: a cell far outside the table holds something (a "
+                        "stray space?); clear it and deliver again")
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DeliveryError(file_name, f"not a readable XLSX workbook ({exc})") from None
+
+
 def read_xlsx(data: bytes, spec: FileSpec, file_name: str) -> dict[str, tuple[pa.Table, list[str]]]:
     """Every sheet of an XLSX delivery, with calamine. Sheet row numbers as in Excel."""
     if not data:
         raise DeliveryError(file_name, "empty file (0 bytes)")
+    _check_sheet_extent(data, file_name)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # calamine raises its own error types for every corruption

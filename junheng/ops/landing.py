@@ -22,6 +22,7 @@ from pathlib import Path
 
 from junheng import PLAN_YEARS
 from junheng.ingest.feeds import FEEDS
+from junheng.privacy import scrub
 
 # When each department delivers year Y: (month, day) of year Y + 1 (the reporting cycle).
 DUE = {
@@ -45,13 +46,18 @@ class Finding:
     path: str       # relative to the landing zone, printable (non-UTF-8 bytes escaped)
     problem: str
 
+    def __post_init__(self):
+        # A name can carry anything, a person key too: it is printed, logged and recorded.
+        object.__setattr__(self, "path", scrub(self.path))
+
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}"
 
 
 def printable(name: str) -> str:
-    """A file name as text: bytes that are not UTF-8 shown as `\\xb2`."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
+    """A file name as text: bytes that are not UTF-8 shown as `\\xb2`, and no part of a
+    person key (a name can carry one: it is printed, logged and recorded)."""
+    return scrub(os.fsencode(name).decode("utf-8", "backslashreplace"))
 
 
 def _is_utf8(name: str) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from junheng.privacy import scrub
+from junheng.privacy import HEX_RUN_SQL, WITHHELD, scrub
 from junheng.registry import restricted
 from junheng.sql import ident
 
@@ -99,6 +99,28 @@ def _detach(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
+# Text columns copied as they are: digests and run ids the pipeline computes itself, and
+# codes a rule holds to a format no person key fits (a list, digits only, or upper case).
+UNSCRUBBED_COLUMNS = {"sha256", "delivery_sha256", "_delivery_sha256", "run_id",
+                      "fingerprint", "district_code", "township_code", "school_id", "org_code"}
+
+
+def _scrubbed_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str:
+    """The relation's columns, each text column without any run of hex that could be part
+    of a person key: a department can put one in a free-text column (a school's name),
+    which no rule forbids, and the snapshot leaves the warehouse."""
+    cols = con.execute("select column_name, data_type from duckdb_columns() where "
+                       "database_name = current_database() and schema_name = ? and "
+                       "table_name = ? order by column_index", [schema, name]).fetchall()
+    return ", ".join(
+        f"regexp_replace({_quote(c)}, '{HEX_RUN_SQL}', '{WITHHELD}', 'g') as {_quote(c)}"
+        if t == "VARCHAR" and c not in UNSCRUBBED_COLUMNS else _quote(c) for c, t in cols)
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
 def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path, release_id: str) -> int:
     """Copy the readable tables and views into a new DuckDB file, then rename it over
     `target`. Returns the number of relations copied; raises SnapshotError (the previous
@@ -116,7 +138,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path, release_id: s
             con.execute(f"create schema if not exists snap.{ident(s)}")
         for s, t in relations:
             con.execute(f"create table snap.{ident(s)}.{ident(t)} as "
-                        f"select * from {ident(s)}.{ident(t)}")
+                        f"select {_scrubbed_columns(con, s, t)} from {ident(s)}.{ident(t)}")
         con.execute("create table snap.main.snapshot_info as select ? as release_id, "
                     "current_timestamp as created_at", [release_id])
         con.execute("detach snap")         # writes the file: a full disk often fails here

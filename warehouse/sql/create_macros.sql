@@ -54,3 +54,10 @@ create or replace temp macro as_int(x) as
 create or replace temp macro as_num(x) as
     case when isfinite(try_cast(trim(x) as double)) then try_cast(trim(x) as double) end;
 create or replace temp macro violations(l) as list_filter(l, lambda x: x is not null);
+-- A value that must be exactly one of `allowed` (no trimming: person-level feeds are read
+-- as delivered, and the staging view keeps the raw text, so ' employee' must not pass).
+create or replace temp macro in_set_exact(col, x, allowed) as
+    case
+        when x is null or x = '' then v(col, 'required', x)
+        when not list_contains(allowed, x) then v(col, 'one of ' || array_to_string(allowed, ', '), x)
+    end;

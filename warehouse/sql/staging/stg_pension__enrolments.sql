@@ -38,13 +38,13 @@ select
         case when district_code is null or district_code not in
                   (select district_code from reference.districts)
              then v('district_code', 'in districts.csv', district_code) end,
-        in_set('scheme', scheme, ['employee', 'resident']),
+        in_set_exact('scheme', scheme, ['employee', 'resident']),
         case when blank(birth_year) then v('birth_year', 'required', birth_year)
              when not is_int(birth_year) then v('birth_year', 'integer', birth_year)
              when as_int(birth_year) < 1900 or as_int(birth_year) > $year
                   then v('birth_year', '1900 to ' || $year, birth_year) end,
-        in_set('sex', sex, ['M', 'F']),
-        in_set('status', status, ['contributing', 'receiving', 'suspended'])
+        in_set_exact('sex', sex, ['M', 'F']),
+        in_set_exact('status', status, ['contributing', 'receiving', 'suspended'])
     ]) end as _violations
 from suspect
 left join duplicated d using (person_key, scheme)
