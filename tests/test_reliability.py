@@ -319,3 +319,18 @@ def test_an_xlsx_with_a_stray_cell_far_away_is_refused_not_a_crash():
     book.close()
     with pytest.raises(DeliveryError, match="health_2021.xlsx.*1,048,576 rows x 16,384 columns"):
         read_xlsx(buf.getvalue(), HEALTH.files[0], "health_2021.xlsx")
+
+
+def test_a_pension_file_compressed_twice_is_named_as_such(tmp_path):
+    from ingest_helpers import accept_all
+    from sql_helpers import warehouse
+
+    from junheng.ingest.load import load_feed_year
+    from junheng.ingest.readers import DeliveryError
+
+    landing = _pension_landing(tmp_path, ['{"person_key": "x"}'])
+    path = landing / "pension/2020/pension_2020.jsonl.gz"
+    path.write_bytes(gzip.compress(path.read_bytes()))
+    with pytest.raises(DeliveryError, match="compressed twice"):
+        load_feed_year(warehouse(), FEEDS["pension"], 2020, landing, tmp_path / "a", "t",
+                       accept_all)

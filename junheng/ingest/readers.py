@@ -12,6 +12,7 @@ contracted column, named in English.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import re
 import zipfile
@@ -285,6 +286,14 @@ def read_jsonl_gz(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec, fi
     line by line so that the bad lines are kept as `_error` rows with their numbers.
     """
     part = spec.parts[0]
+    try:
+        with gzip.open(path, "rb") as fh:
+            head = fh.read(2)
+    except (OSError, EOFError) as exc:
+        raise DeliveryError(file_name, f"truncated or corrupt gzip stream ({exc})") from None
+    if head == b"\x1f\x8b":
+        raise DeliveryError(file_name, "compressed twice: the gzip stream holds another gzip "
+                            "stream, not JSON Lines", line=1)
     cols = ", ".join(f"{ident(c)}: 'VARCHAR'" for c in part.columns.values())
     select = ", ".join(ident(c) for c in part.columns.values())
     try:

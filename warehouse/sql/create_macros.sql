@@ -61,3 +61,7 @@ create or replace temp macro in_set_exact(col, x, allowed) as
         when x is null or x = '' then v(col, 'required', x)
         when not list_contains(allowed, x) then v(col, 'one of ' || array_to_string(allowed, ', '), x)
     end;
+-- The district rule of feeds.md: a district code of districts.csv (codes only; names are
+-- resolved by alias before the rules run).
+create or replace temp macro not_a_district(x) as
+    x is null or trim(x) not in (select district_code from reference.districts);

@@ -17,8 +17,7 @@ select
              when count(*) over (partition by trim(d.facility_id)) > 1
                   then v('机构编码', 'unique in file', d.facility_id) end,
         case when blank(d.facility_name) then v('机构名称', 'not empty', d.facility_name) end,
-        case when trim(d.district_code) not in (select district_code from reference.districts)
-                  or d.district_code is null then v('区县代码', 'in districts.csv', d.district_code) end,
+        case when not_a_district(d.district_code) then v('区县代码', 'in districts.csv', d.district_code) end,
         case when t.township_code is null
              then v('镇街代码', 'a township of that district in population', d.township_code) end,
         in_set('机构类型', d.facility_type, ['养老机构', '区域性养老服务中心', '社区综合养老服务中心',

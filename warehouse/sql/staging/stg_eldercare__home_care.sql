@@ -7,8 +7,7 @@ select
     as_int(d.home_visit_elderly) as home_visit_elderly,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
-        case when trim(d.district_code) not in (select district_code from reference.districts)
-                  or d.district_code is null then v('区县代码', 'in districts.csv', d.district_code) end,
+        case when not_a_district(d.district_code) then v('区县代码', 'in districts.csv', d.district_code) end,
         case when t.township_code is null
                   then v('镇街代码', 'a township of that district in population', d.township_code)
              when count(*) over (partition by trim(d.township_code)) > 1

@@ -21,8 +21,7 @@ select
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when blank(station_code) then v('station_code', 'required', station_code) end,
-        case when trim(district_code) not in (select district_code from reference.districts)
-                  or district_code is null then v('district_code', 'in districts.csv', district_code) end,
+        case when not_a_district(district_code) then v('district_code', 'in districts.csv', district_code) end,
         case when not coalesce(regexp_full_match(trim("time"), '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:00'), false)
                   or try_strptime(trim("time"), '%Y-%m-%d %H:%M') is null
                   then v('time', 'YYYY-MM-DD HH:00', "time")

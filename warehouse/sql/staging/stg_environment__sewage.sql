@@ -7,8 +7,7 @@ select
     as_num(sewage_collected) as sewage_collected,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
-        case when trim(district_code) not in (select district_code from reference.districts)
-                  or district_code is null then v('区县代码', 'in districts.csv', district_code)
+        case when not_a_district(district_code) then v('区县代码', 'in districts.csv', district_code)
              when count(*) over (partition by trim(district_code)) > 1
                   then v('区县代码', 'one row per district', district_code) end,
         coalesce(num_rule('生活污水产生量（万吨）', sewage_generated, 0, 1e12),

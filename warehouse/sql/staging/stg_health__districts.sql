@@ -8,8 +8,7 @@ select
     as_num(medical_insurance_rate) as medical_insurance_rate,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
-        case when trim(district_code) not in (select district_code from reference.districts)
-                  or district_code is null then v('区县代码', 'in districts.csv', district_code)
+        case when not_a_district(district_code) then v('区县代码', 'in districts.csv', district_code)
              when count(*) over (partition by trim(district_code)) > 1
                   then v('区县代码', 'each district once', district_code) end,
         num_rule('人均预期寿命（岁）', life_expectancy, 60, 95),

@@ -15,8 +15,7 @@ select
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when blank(year) then v('年份', 'required', year)
              when not is_int(year) or as_int(year) <> $year then v('年份', 'equals ' || $year, year) end,
-        case when trim(district_code) not in (select district_code from reference.districts)
-                  or district_code is null then v('区县代码', 'in districts.csv', district_code) end,
+        case when not_a_district(district_code) then v('区县代码', 'in districts.csv', district_code) end,
         case when not coalesce(regexp_full_match(trim(township_code), '[0-9]{9}'), false)
                   then v('镇街代码', 'text(9) digits', township_code)
              when not starts_with(trim(township_code), coalesce(trim(district_code), '#'))
