@@ -113,6 +113,9 @@ def mutate(df: pd.DataFrame, e: dict, constants) -> pd.DataFrame:
         hi, lo = kw.get("max_value"), kw.get("min_value")
         value = hi + (abs(hi) or 1) if hi is not None else lo - (abs(lo) or 1)
         _set(df, col, value, everywhere)
+    elif kind == "expect_column_mean_to_be_between":  # every value past the limit
+        hi, lo = kw.get("max_value"), kw.get("min_value")
+        _set(df, col, hi + (abs(hi) or 1) if hi is not None else lo - (abs(lo) or 1), True)
     elif kind == "expect_column_values_to_not_be_null":
         _set(df, col, None, everywhere)
     elif kind == "expect_column_values_to_be_unique":
@@ -169,12 +172,17 @@ def _candidate(con, table: str, select: str, year: int = YEAR) -> str:
     return name
 
 
-def _failures(con, validator, table: str, relation: str, year: int = YEAR) -> set:
+def _rejected(con, validator, table: str, relation: str, year: int = YEAR) -> set:
+    """(expectation, column) of each critical failure of a candidate, which must fail."""
     prof = _profile(con, table, year, relation)
     data = Validator.frame(con, table, year, prof, relation=relation)
     critical = validator.run(table, year, data, "candidate")["critical"]
     assert not critical.passed
-    return {f["column"] for f in critical.failures}
+    return {(f["expectation"], f["column"]) for f in critical.failures}
+
+
+def _failures(con, validator, table: str, relation: str, year: int = YEAR) -> set:
+    return {column for _, column in _rejected(con, validator, table, relation, year)}
 
 
 @pytest.mark.parametrize("year", [2020, YEAR])
@@ -210,6 +218,92 @@ def test_rates_stored_as_fractions_are_rejected(con, validator):
                      "from staging.stg_health__districts where year = ?")
     failed = _failures(con, validator, "stg_health__districts", rel)
     assert {"vaccination_rate", "vaccination_rate_change_max"} <= failed
+
+
+# Wrong units and magnitudes (an adversarial review): each passed every critical
+# expectation before and published wrong numbers.
+
+BETWEEN = "expect_column_values_to_be_between"
+
+
+@pytest.mark.parametrize("year", [2020, YEAR])
+def test_home_visits_counted_as_person_times_are_rejected(con, validator, year):
+    rel = _candidate(con, "stg_eldercare__home_care",
+                     "select * replace (home_visit_elderly * 10 as home_visit_elderly) "
+                     "from staging.stg_eldercare__home_care where year = ?", year)
+    failed = _failures(con, validator, "stg_eldercare__home_care", rel, year)
+    assert "home_visit_elderly_vs_census_max" in failed  # even in the first year
+    if year > 2020:
+        assert "home_visit_elderly_ratio_max" in failed
+
+
+def test_sewage_collected_in_the_wrong_unit_is_rejected(con, validator):
+    rel = _candidate(con, "stg_environment__sewage",
+                     "select * replace (round(sewage_collected / 10, 2) as sewage_collected) "
+                     "from staging.stg_environment__sewage where year = ?")
+    failed = _failures(con, validator, "stg_environment__sewage", rel)
+    assert "sewage_collected_ratio_min" in failed
+
+
+def test_a_life_expectancy_years_off_is_rejected(con, validator):
+    rel = _candidate(con, "stg_health__districts",
+                     "select * replace (life_expectancy + 8 as life_expectancy) "
+                     "from staging.stg_health__districts where year = ?")
+    failed = _failures(con, validator, "stg_health__districts", rel)
+    assert "life_expectancy_change_max" in failed
+
+
+@pytest.mark.parametrize("year", [2020, YEAR])
+def test_a_pension_file_with_one_status_is_rejected(con, validator, year):
+    rel = _candidate(con, "stg_pension__enrolments",
+                     "select * replace ('contributing' as status) "
+                     "from staging.stg_pension__enrolments where year = ?", year)
+    failed = _rejected(con, validator, "stg_pension__enrolments", rel, year)
+    assert ("expect_column_distinct_values_to_equal_set", "status") in failed  # first year too
+    if year > 2020:
+        assert (BETWEEN, "receiving_share_change_max") in failed
+
+
+def test_a_pension_file_with_too_few_pensioners_is_rejected(con, validator):
+    """All three statuses present, but most pensioners turned into suspended members."""
+    rel = _candidate(con, "stg_pension__enrolments",
+                     "select * replace (if(status = 'receiving' and hash(_line) % 3 > 0, "
+                     "'suspended', status) as status) "
+                     "from staging.stg_pension__enrolments where year = ?")
+    assert _failures(con, validator, "stg_pension__enrolments", rel) == {
+        "receiving_share_change_max"}
+
+
+def test_population_age_bands_swapped_are_rejected(con, validator):
+    rel = _candidate(con, "stg_population__townships",
+                     "select * replace (age_60_plus as age_15_59, age_15_59 as age_60_plus) "
+                     "from staging.stg_population__townships where year = ?")
+    failed = _failures(con, validator, "stg_population__townships", rel)
+    assert {"age_60_plus_ratio_max", "age_15_59_ratio_min"} <= failed
+
+
+@pytest.mark.parametrize("year", [2020, YEAR])
+def test_particles_in_mg_per_m3_are_rejected(con, validator, year):
+    rel = _candidate(con, "stg_environment__air_quality",
+                     "select * replace (pm25 / 1000 as pm25, pm10 / 1000 as pm10) "
+                     "from staging.stg_environment__air_quality where year = ?", year)
+    failed = _rejected(con, validator, "stg_environment__air_quality", rel, year)
+    mean = "expect_column_mean_to_be_between"
+    assert {(mean, "pm25"), (mean, "pm10")} <= failed  # even in the first year
+    if year > 2020:
+        assert {(BETWEEN, "pm25_ratio_min"), (BETWEEN, "pm10_ratio_min")} <= failed
+
+
+def test_air_quality_with_every_reading_invalid_is_rejected(con, validator):
+    """Every value -99 (the analyser's invalid flag): staged as null, rows kept."""
+    rel = _candidate(con, "stg_environment__air_quality",
+                     "select * replace (null::double as so2, null::double as no2, "
+                     "null::double as pm10, null::double as o3, null::double as pm25, "
+                     "null::double as co, 6 as flagged_invalid) "
+                     "from staging.stg_environment__air_quality where year = ?")
+    failed = _rejected(con, validator, "stg_environment__air_quality", rel)
+    assert {("expect_column_values_to_not_be_null", c)
+            for c in ("pm25", "pm10", "o3", "no2")} <= failed
 
 
 def test_a_candidate_is_profiled_from_its_own_rows_and_last_years_published_ones(con):
