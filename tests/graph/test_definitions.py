@@ -35,7 +35,7 @@ def test_dg_check_defs(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     shutil.copy(root / "dagster.yaml", tmp_path / "dagster.yaml")
     venv = Path(sys.executable).parent.parent
     out = subprocess.run([str(venv / "bin" / "dg"), "check", "defs"], cwd=root,

@@ -286,6 +286,6 @@ def test_index_html_renders_in_headless_chromium(full_run, tmp_path):
     out = tmp_path / "index.png"
     env = {**__import__("os").environ, "JUNHENG_EXTRACTS": str(root / "extracts")}
     subprocess.run(["bash", "scripts/screenshot.sh", str(_release(root)), str(out)], env=env,
-                   check=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+                   check=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a real, non-blank page
