@@ -3,6 +3,7 @@ data stays in use), blocked publications, scrubbing, and where tests write alert
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from junheng.ops.alerts import ALERTED_TAG, failure_alert, rejection_alerts, sen
 from pipelines.resources import Alerts, settings
 from pipelines.sensors import rejected_delivery_alerts
 
-KEY = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # a person_key's shape
+KEY = hashlib.sha256(b"a person").hexdigest()  # a person_key's shape, made here, never committed
 SCHOOLS = dg.AssetKey(["staging", "stg_schools__schools"])
 
 
