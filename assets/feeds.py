@@ -13,8 +13,10 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 
+from assets.marts_io import column_schema
 from assets.partitions import reporting_year
 from assets.resources import DuckDBWarehouse, GreatExpectations, LandingZone
+from junheng import registry
 from junheng.ingest.feeds import FEEDS, Feed, Part
 from junheng.ingest.load import (
     FORCE_TAG,
@@ -158,16 +160,15 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
     for part in feed.parts:
         raw = dg.AssetKey(["raw", part.raw_table])
         # Skippable: with no good delivery of the feed-year there is nothing to materialise,
-        # and what depends on it does not run.
-        specs.append(dg.AssetSpec(
-            raw, deps=upstream, kinds={"duckdb"}, skippable=True, group_name=feed.id,
-            description=f"{part.grain.split('.')[0]}, as delivered: every row read, text as "
-                        "in the file, with _year, _delivery_sha256, _line and _error."))
-        specs.append(dg.AssetSpec(["staging", part.staging], deps=[raw], kinds={"duckdb"},
-                                  skippable=True, group_name=feed.id,
-                                  description=f"{part.grain} Typed, English names; rows that "
-                                              "break a rule of feeds.md are in "
-                                              "quality.quarantine instead."))
+        # and what depends on it does not run. Description, owner and columns come from the
+        # table registry, as for every other table.
+        for address, deps in ((("raw", part.raw_table), upstream),
+                              (("staging", part.staging), [raw])):
+            t = registry.table(*address)
+            specs.append(dg.AssetSpec(
+                list(address), deps=deps, kinds={"duckdb"}, skippable=True,
+                group_name=feed.id, description=t.description, owners=[f"team:{feed.id}"],
+                metadata={"dagster/column_schema": column_schema(t)}))
         # Partitioned like the asset: every result shows its reporting year in the UI. A
         # preview feature in Dagster 1.13 (pinned to that minor in pyproject.toml): its
         # warning is expected, not shown.

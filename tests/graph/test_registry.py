@@ -16,7 +16,7 @@ from junheng.ingest.feeds import FEEDS
 from junheng.publish import snapshot
 from junheng.publish.dictionary import dictionary_rows, schema
 from junheng.publish.release import YEAR_TABLES
-from junheng.registry import REGISTRY, published, release_reads, restricted, tables
+from junheng.registry import REGISTRY, published, release_reads, restricted, table, tables
 from pipelines.definitions import defs
 from pipelines.sensors import DOWNSTREAM
 
@@ -57,6 +57,17 @@ def test_asset_specs_carry_the_registry_declaration(graph):
         assert node.owners == [f"team:{t.owner}"]
         columns = node.metadata["dagster/column_schema"].columns
         assert [(c.name, c.type) for c in columns] == [(c.name, c.sql_type) for c in t.columns]
+
+
+def test_feed_asset_specs_carry_the_registry_declaration(graph):
+    for feed in FEEDS.values():
+        for part in feed.parts:
+            for t in (table("raw", part.raw_table), table("staging", part.staging)):
+                node = graph.get(dg.AssetKey([t.schema, t.name]))
+                assert node.description == t.description and node.group_name == feed.id
+                assert node.owners == [f"team:{feed.id}"]
+                columns = node.metadata["dagster/column_schema"].columns
+                assert [c.name for c in columns] == list(t.column_names)
 
 
 def test_marts_tables_are_written_with_the_declared_types():
