@@ -19,6 +19,7 @@ from assets.resources import DuckDBWarehouse, GreatExpectations, LandingZone
 from junheng import registry
 from junheng.ingest.feeds import FEEDS, Feed, Part
 from junheng.ingest.load import (
+    FAILED,
     FORCE_TAG,
     PUBLISHED,
     REJECTED,
@@ -205,7 +206,7 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                                             "line": exc.line or 0, "column": exc.column or ""}),
                         allow_retries=False) from None
                 context.log.warning(scrub(f"{problem}; the last good delivery stays in use"))
-                result = FeedResult(feed.id, year, in_use, [], [], status="failed",
+                result = FeedResult(feed.id, year, in_use, [], [], status=FAILED,
                                     message=str(exc))
             except duckdb.Error as exc:
                 # A statement the warehouse refused: its text can quote the data it failed

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from junheng.registry import REGISTRY, VOCABULARY, Table
-from junheng.sql import ident
+from junheng.sql import ident, quoted
 
 FALLBACK = "VARCHAR"
 
@@ -37,11 +37,6 @@ def table_spec(table: Table, deps) -> dg.AssetSpec:
 
 def _is_null_type(type_name: str) -> bool:
     return type_name.strip('"').upper() == "NULL"
-
-
-def _column(name: str) -> str:
-    """A column name (from the project's code) as a quoted identifier: `group` is one."""
-    return f'"{ident(name)}"'
 
 
 def declared_type(column: str, table: str | None = None) -> str | None:
@@ -77,7 +72,7 @@ def column_types(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
 
 def _create(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str],
             replace: bool) -> None:
-    cols = ", ".join(f"{_column(c)} {t}" for c, t in types.items())
+    cols = ", ".join(f"{quoted(c)} {t}" for c, t in types.items())
     verb = "create or replace table" if replace else "create table if not exists"
     con.execute(f"{verb} marts.{ident(table)} ({cols})")
 
@@ -91,7 +86,7 @@ def _migrate_null_columns(con: duckdb.DuckDBPyConnection, table: str,
     for column, data_type in existing:
         if _is_null_type(data_type):
             target = types.get(column) or declared_type(column, table) or FALLBACK
-            con.execute(f"alter table marts.{ident(table)} alter column {_column(column)} "
+            con.execute(f"alter table marts.{ident(table)} alter column {quoted(column)} "
                         f"type {target}")
 
 

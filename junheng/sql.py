@@ -28,6 +28,11 @@ def ident(name: str) -> str:
     return name
 
 
+def quoted(name: str) -> str:
+    """A safe identifier, quoted: some column names are keywords (`group`)."""
+    return f'"{ident(name)}"'
+
+
 def one(con: duckdb.DuckDBPyConnection, query: str, params=None) -> tuple | None:
     """First row of a query, or None. (DuckDB 2 keeps a half-read result open after
     fetchone(), which blocks the connection's next register(); this reads it all.)"""

@@ -13,7 +13,6 @@ data of the feed-year stays in use and published. A file that cannot be read rai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -37,7 +36,7 @@ from junheng.ingest.readers import (
     read_small_csv,
     read_xlsx,
 )
-from junheng.ops.landing import arrived_at, changed_at, year_entries
+from junheng.ops.landing import arrived_at, changed_at, file_sha256, year_entries
 from junheng.privacy import scrub
 from junheng.quality.expectations import Outcome
 from junheng.reference import alias_map, normalise_name
@@ -83,6 +82,7 @@ PUBLISHED = "published"          # audited, passed, swapped in
 UNCHANGED = "unchanged"          # the deliveries in use already: nothing to do
 REJECTED = "rejected"            # audited, failed its critical expectations: replaced nothing
 REJECTED_BEFORE = "rejected before"  # the same files were rejected by an earlier run
+FAILED = "failed"                # unreadable: replaced nothing
 
 
 @dataclass
@@ -162,7 +162,7 @@ def archive(delivery: Delivery, root: Path, known: dict | None = None) -> None:
         offset = 0
         while n := os.sendfile(tmp.fileno(), fd, offset, 1 << 30):
             offset += n
-    sha = _sha256(Path(tmp.name))
+    sha = file_sha256(Path(tmp.name))
     size = os.path.getsize(tmp.name)
     name = delivery.path.name
     suffix = ".jsonl.gz" if name.endswith(".jsonl.gz") else delivery.path.suffix
@@ -174,18 +174,6 @@ def archive(delivery: Delivery, root: Path, known: dict | None = None) -> None:
         os.replace(tmp.name, target)
         os.chmod(target, 0o444)
     delivery.sha256, delivery.bytes, delivery.archive_path = sha, size, target
-
-
-def _sha256(path: Path, chunk: int = 16 << 20) -> str:
-    """SHA-256 of a file in 16 MB chunks: reading and hashing release the GIL, and with few
-    chunks this thread seldom waits for it (the GX import runs in another thread meanwhile;
-    with 256 KB chunks that wait tripled the time)."""
-    digest, buf = hashlib.sha256(), bytearray(chunk)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            digest.update(view[:n])
-    return digest.hexdigest()
 
 
 def clean_archive_tmp(root: Path, older_than_s: float = 86_400) -> None:
@@ -263,14 +251,9 @@ def _last_status(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
     """UNCHANGED when every file's delivery is the one in use; REJECTED_BEFORE when these
     very files were audited before and rejected (a rejected delivery is audited once: run
     with --force to audit it again); else None (something new to audit)."""
-    statuses = []
-    for d in deliveries:
-        row = one(con, "select status from quality.deliveries where feed = ? and year = ? "
-                       "and file_name = ? and sha256 = ? and status in ('loaded', 'rejected')",
-                  [feed.id, year, d.file_name, d.sha256])
-        if row is None:
-            return None
-        statuses.append(row[0])
+    statuses = [_status(con, d) for d in deliveries]
+    if None in statuses:
+        return None
     if all(s == "loaded" for s in statuses):
         if all(relation_exists(con, "staging", p.staging) for p in feed.parts):
             return UNCHANGED
@@ -455,7 +438,7 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
             else:
                 # Rejected: the files that are new. A file of the feed-year that did not
                 # change (the other file of a two-file feed) is still the one in use.
-                record_deliveries(con, [d for d in deliveries if not _in_use(con, d)],
+                record_deliveries(con, [d for d in deliveries if _status(con, d) != "loaded"],
                                   "rejected", run_id, message, counts=counts)
             record_checks(con, feed, year, audited, outcomes, run_id)
 
@@ -464,16 +447,21 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
     finally:
         for part in feed.parts:
             _drop_candidate(con, part)
-    return FeedResult(feed.id, year, published_parts(con, feed, year), deliveries, unexpected,
+    # Published: the data in use is the candidate, counted already (no second count).
+    in_use = audited if passed else published_parts(con, feed, year)
+    return FeedResult(feed.id, year, in_use, deliveries, unexpected,
                       status=PUBLISHED if passed else REJECTED, outcomes=outcomes,
                       audited=audited, message=message,
                       seconds={k: round(v, 2) for k, v in seconds.items()})
 
 
-def _in_use(con: duckdb.DuckDBPyConnection, d: Delivery) -> bool:
-    return one(con, "select count(*) from quality.deliveries where feed = ? and year = ? and "
-                    "file_name = ? and sha256 = ? and status = 'loaded'",
-               [d.feed, d.year, d.file_name, d.sha256])[0] > 0
+def _status(con: duckdb.DuckDBPyConnection, d: Delivery) -> str | None:
+    """What this very delivery (file name and content) became: 'loaded' (in use),
+    'rejected', or None (never audited; failed and superseded ones count as never)."""
+    row = one(con, "select status from quality.deliveries where feed = ? and year = ? and "
+                   "file_name = ? and sha256 = ? and status in ('loaded', 'rejected')",
+              [d.feed, d.year, d.file_name, d.sha256])
+    return row[0] if row else None
 
 
 def _copied_from_other_years(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
@@ -505,9 +493,7 @@ def _reject_copies(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
             outcomes[part.staging, "critical"] = Outcome(part.staging, "critical", False, 1, 1,
                                                          [failure])
     copied = [d for d in deliveries if d.file_name in copies]
-    before = all(one(con, "select count(*) from quality.deliveries where feed = ? and year = ? "
-                          "and sha256 = ? and status = 'rejected'",
-                     [feed.id, year, d.sha256])[0] for d in copied)
+    before = all(_status(con, d) == "rejected" for d in copied)
     if not before:
         _in_transaction(con, record_deliveries, copied, "rejected", run_id, message)
     return FeedResult(feed.id, year, published_parts(con, feed, year), deliveries, unexpected,

@@ -35,6 +35,7 @@ from junheng import PLAN_YEARS, PROJECT_ROOT
 from junheng.ingest.feeds import FEEDS
 from junheng.lineage import stale_years
 from junheng.methodology.index import cross_year
+from junheng.ops.landing import file_sha256
 from junheng.publish.dictionary import TABLES, dictionary_rows, schema
 from junheng.registry import per_year_published
 from junheng.sql import ident, one, relation_exists
@@ -196,14 +197,6 @@ def to_arrow(name: str, frame: pd.DataFrame) -> pa.Table:
     return table.sort_by([(k, "ascending") for k in keys])
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def code_version() -> str:
     try:
         out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=PROJECT_ROOT,
@@ -239,7 +232,7 @@ def write_release(plan: Plan, extracts: Path, now: datetime | None = None,
             arrow[name] = table
             path = tmp / f"{name}.parquet"
             pq.write_table(table, path, compression="zstd")
-            outputs.append({"name": path.name, "rows": table.num_rows, "sha256": _sha256(path),
+            outputs.append({"name": path.name, "rows": table.num_rows, "sha256": file_sha256(path),
                             "columns": [{"name": f.name, "type": str(f.type)}
                                         for f in table.schema]})
             if on_file:
@@ -250,7 +243,7 @@ def write_release(plan: Plan, extracts: Path, now: datetime | None = None,
         w.writerows(dictionary_rows())
         (tmp / "data_dictionary.csv").write_text(buf.getvalue(), encoding="utf-8")
         outputs.append({"name": "data_dictionary.csv", "rows": len(dictionary_rows()),
-                        "sha256": _sha256(tmp / "data_dictionary.csv"), "columns": []})
+                        "sha256": file_sha256(tmp / "data_dictionary.csv"), "columns": []})
         content = {"outputs": {o["name"]: o["sha256"] for o in outputs},
                    "configuration": plan.configuration, "inputs": plan.inputs,
                    "published_years": plan.published_years,

@@ -24,7 +24,7 @@ import duckdb
 
 from junheng.privacy import HEX_RUN_SQL, WITHHELD, scrub
 from junheng.registry import restricted
-from junheng.sql import ident
+from junheng.sql import ident, quoted
 
 SCHEMAS = ("reference", "staging", "quality", "marts")
 RESTRICTED = restricted()
@@ -113,12 +113,8 @@ def _scrubbed_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) ->
                        "database_name = current_database() and schema_name = ? and "
                        "table_name = ? order by column_index", [schema, name]).fetchall()
     return ", ".join(
-        f"regexp_replace({_quote(c)}, '{HEX_RUN_SQL}', '{WITHHELD}', 'g') as {_quote(c)}"
-        if t == "VARCHAR" and c not in UNSCRUBBED_COLUMNS else _quote(c) for c, t in cols)
-
-
-def _quote(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
+        f"regexp_replace({quoted(c)}, '{HEX_RUN_SQL}', '{WITHHELD}', 'g') as {quoted(c)}"
+        if t == "VARCHAR" and c not in UNSCRUBBED_COLUMNS else quoted(c) for c, t in cols)
 
 
 def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path, release_id: str) -> int:

@@ -199,35 +199,48 @@ def frame(con: duckdb.DuckDBPyConnection, table: str, year: int, suite: dict,
     return df
 
 
-def _by_district(con: duckdb.DuckDBPyConnection, source: str, year: int,
-                 exprs: list[str]) -> dict[str, tuple]:
-    rows = con.execute(f"select district_code, {', '.join(f'({e})' for e in exprs)} "
-                       f"from {source} where year = ? group by district_code", [year]).fetchall()
-    return {r[0]: r[1:] for r in rows if r[0] is not None}
-
-
-def _district_figures(con: duckdb.DuckDBPyConnection, table: str, source: str, year: int,
-                      columns: set[str]) -> dict:
+def _asked(table: str) -> list[tuple[str, str, str]]:
+    """(kind, name, SQL aggregate) of every per-district figure the suites declare."""
     meta = _table_meta(table)
-    asked = [(kind, name, expr) for kind in FIGURE_KINDS
-             for name, expr in meta[kind].items()]
-    figures = {f"{name}{suffix}": None for kind, name, _ in asked
-               for suffix in FIGURE_KINDS[kind]}
-    if not asked or "district_code" not in columns:
+    return [(kind, name, expr) for kind in FIGURE_KINDS for name, expr in meta[kind].items()]
+
+
+def _no_figures(table: str) -> dict:
+    return {f"{name}{suffix}": None for kind, name, _ in _asked(table)
+            for suffix in FIGURE_KINDS[kind]}
+
+
+def _by_district(con: duckdb.DuckDBPyConnection, source: str, year: int,
+                 exprs: list[str]) -> dict[str | None, tuple]:
+    """district_code -> (rows, figure, ...) of one year of `source`, in one scan (for the
+    pension candidate, a view over 9 million rows, every scan counts). Rows without a
+    district are under None."""
+    cols = ", ".join(["count(*)", *(f"({e})" for e in exprs)])
+    rows = con.execute(f"select district_code, {cols} from {source} where year = ? "
+                       "group by district_code", [year]).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def _district_figures(con: duckdb.DuckDBPyConnection, table: str, current: dict,
+                      previous: dict) -> dict:
+    """The declared per-district figures from this year's and last year's groups (as
+    `_by_district` returns them)."""
+    asked = _asked(table)
+    figures = _no_figures(table)
+    if not asked:
         return figures
-    exprs = [expr for _, _, expr in asked]
-    current = _by_district(con, source, year, exprs)
-    previous = _by_district(con, f"staging.{ident(table)}", year - 1, exprs) \
-        if relation_exists(con, "staging", table) else {}
+    current = {d: r for d, r in current.items() if d is not None}
+    previous = {d: r for d, r in previous.items() if d is not None}
     census = dict(con.execute("select district_code, resident_population_2020 "
                               "from reference.districts").fetchall()) \
-        if meta["census_totals"] and relation_exists(con, "reference", "districts") else {}
+        if _table_meta(table)["census_totals"] and relation_exists(con, "reference",
+                                                                    "districts") else {}
 
     def now(district: str, i: int) -> float:  # a district without rows this year: 0
         row = current.get(district)
         return float(row[i] or 0) if row else 0.0
 
-    for i, (kind, name, _) in enumerate(asked):
+    for i, (kind, name, _) in enumerate(asked, start=1):   # 0 is the row count
         if kind == "district_totals":  # every district of last year
             values = [now(d, i) / float(p[i]) for d, p in previous.items() if p[i]]
         elif kind == "census_totals":
@@ -248,16 +261,28 @@ def _district_figures(con: duckdb.DuckDBPyConnection, table: str, source: str, y
 def profile(con: duckdb.DuckDBPyConnection, table: str, year: int, rows_read: int,
             rows_rejected: int, relation: str | None = None) -> dict:
     """Table-level figures of the rows of `year` in `relation` (default: the published
-    staging.<table>); last year's figures always come from the published table."""
+    staging.<table>); last year's figures always come from the published table. One
+    grouped scan of each: rows, districts and the declared figures together."""
     source = _relation(table, relation)
     described = con.execute(f"describe select * from {source}").fetchall()
     columns = {r[0] for r in described}
     signature = ",".join(f"{r[0]}:{r[1]}" for r in described)
-    loaded = one(con, f"select count(*) from {source} where year = ?", [year])[0]
-    previous = one(con, f"select count(*) from staging.{ident(table)} where year = ?",
-                   [year - 1])[0] if relation_exists(con, "staging", table) else 0
-    districts = one(con, f"select count(distinct district_code) from {source} "
-                         "where year = ?", [year])[0] if "district_code" in columns else None
+    published = relation_exists(con, "staging", table)
+    if "district_code" in columns:
+        exprs = [expr for _, _, expr in _asked(table)]
+        current = _by_district(con, source, year, exprs)
+        last = _by_district(con, f"staging.{ident(table)}", year - 1, exprs) \
+            if published else {}
+        loaded = sum(r[0] for r in current.values())
+        previous = sum(r[0] for r in last.values())
+        districts = sum(1 for d in current if d is not None)
+        figures = _district_figures(con, table, current, last)
+    else:
+        loaded = one(con, f"select count(*) from {source} where year = ?", [year])[0]
+        previous = one(con, f"select count(*) from staging.{ident(table)} where year = ?",
+                       [year - 1])[0] if published else 0
+        districts = None
+        figures = _no_figures(table)
     return {
         "schema_signature": signature,
         "rows_read": rows_read,
@@ -267,7 +292,7 @@ def profile(con: duckdb.DuckDBPyConnection, table: str, year: int, rows_read: in
         "rows_previous_year": previous or None,
         "rows_vs_previous_year": loaded / previous if previous else None,
         "districts_present": districts,
-        **_district_figures(con, table, source, year, columns),
+        **figures,
     }
 
 
