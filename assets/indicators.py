@@ -10,6 +10,7 @@ from assets.partitions import reporting_year
 from assets.resources import DuckDBWarehouse, Methodology
 from junheng import registry
 from junheng.lineage import config_json, inputs_fingerprint, stored_fingerprint
+from junheng.methodology.formulas import check_catalogue, declaration, values_sql
 from junheng.methodology.index import (
     CITY,
     DOMAINS,
@@ -43,7 +44,7 @@ def compute_values(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pd.DataFr
                 + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
     con.execute("create or replace temp table _unit_days as "
                 + sql_text("intermediate/int_air_unit_days.sql"))
-    values = con.execute(sql_text("marts/indicator_parts.sql"), {"year": year}).df()
+    values = con.execute(values_sql(), {"year": year}).df()
     con.execute(f"set threads = {int(threads)}")
     dual = con.execute(
         "select d.district_code, coalesce(count(p.person_key) filter (p.is_dual), 0) "
@@ -121,6 +122,7 @@ def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
             yield from _results(marts, _row_counts(con), config, unchanged=True)
             return
         cat, dist = catalogue(con), districts(con)
+        check_catalogue(declaration(), list(cat["indicator_id"]))
         values, dual = compute_values(con, year)
         values = attach_source_rows(values, source_rows(con, year), CITY)
         values["unit"] = values["indicator_id"].map(cat.set_index("indicator_id")["unit"])

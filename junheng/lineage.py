@@ -28,9 +28,11 @@ def year_config_json(config) -> str:
 
 
 def code_fingerprint() -> str:
-    """The SQL and the methodology code: a change to either recomputes every year."""
+    """The SQL, the catalogue and its formulas, and the methodology code: a change to any
+    recomputes every year."""
     h = hashlib.sha256()
     for path in sorted([*(PROJECT_ROOT / "warehouse" / "sql").rglob("*.sql"),
+                        *(PROJECT_ROOT / "warehouse" / "seeds").glob("*.*"),
                         *(PROJECT_ROOT / "junheng" / "methodology").glob("*.py")]):
         h.update(path.read_bytes())
     return h.hexdigest()

@@ -99,6 +99,7 @@ def stage_times(env: dict) -> dict:
 BASELINE = r'''
 import sys, time, duckdb, io, pyarrow as pa
 from python_calamine import CalamineWorkbook
+from junheng.methodology.formulas import values_sql
 from junheng.sql import sql_text, build_table
 from junheng import SEEDS_DIR
 landing, year, db = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -162,7 +163,7 @@ t1 = time.perf_counter()
 con.execute("create temp table _persons as " + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
 con.execute("create temp table _station_days as " + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
 con.execute("create temp table _unit_days as " + sql_text("intermediate/int_air_unit_days.sql"))
-n = len(con.execute(sql_text("marts/indicator_parts.sql"), {"year": year}).fetchall())
+n = len(con.execute(values_sql(), {"year": year}).fetchall())
 print(f"load {load:.2f} aggregates {time.perf_counter() - t1:.2f} rows {n}")
 '''
 

@@ -7,22 +7,9 @@ import duckdb
 import pandas as pd
 
 from junheng.ingest.feeds import FEEDS
+from junheng.methodology.formulas import declaration
 from junheng.sql import ident
 
-POP = "stg_population__townships"
-SOURCES = {
-    "E1": ["stg_schools__schools"], "E2": ["stg_schools__schools"],
-    "E3": ["stg_schools__schools", POP], "E4": ["stg_schools__schools"],
-    "H1": ["stg_health__institutions", POP], "H2": ["stg_health__institutions", POP],
-    "H3": ["stg_health__institutions", POP],
-    "H4": ["stg_health__districts", POP], "H5": ["stg_health__districts", POP],
-    "H6": ["stg_health__districts", POP],
-    "O1": ["stg_eldercare__facilities"], "O2": ["stg_eldercare__facilities", POP],
-    "O3": ["stg_eldercare__facilities", POP], "O4": ["stg_eldercare__home_care", POP],
-    "P1": ["stg_pension__enrolments"],
-    "A1": ["stg_environment__air_quality"], "A2": ["stg_environment__air_quality"],
-    "W1": ["stg_environment__sewage"],
-}
 _PARTS = {p.staging: (f.id, p) for f in FEEDS.values() for p in f.parts}
 
 
@@ -51,11 +38,12 @@ def source_rows(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
 def attach_source_rows(values: pd.DataFrame, rows: pd.DataFrame, city: str) -> pd.DataFrame:
     per = {(r.table_name, r.district_code): (int(r.used), int(r.rejected))
            for r in rows.itertuples(index=False)}
+    sources = declaration().sources()
     totals = rows.groupby("table_name")[["used", "rejected"]].sum()
     used, rejected = [], []
     for r in values.itertuples(index=False):
         u = x = 0
-        for t in SOURCES[r.indicator_id]:
+        for t in sources[r.indicator_id]:
             if r.district_code == city:
                 u += int(totals.loc[t, "used"]) if t in totals.index else 0
                 x += int(totals.loc[t, "rejected"]) if t in totals.index else 0
