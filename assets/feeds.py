@@ -2,10 +2,13 @@
 with Great Expectations suites and a row reconciliation as asset checks.
 
 One multi-asset per feed, because a feed-year loads all or nothing: a feed with two
-files (eldercare, environment) or two sheets (health) is one delivery unit.
+files (eldercare, environment) or two sheets (health) is one delivery unit. The
+submissions feed is the exception the contract makes: each department's file is a unit of
+its own (load.load_feed_units), and a department's missing, unreadable or rejected file
+blocks nothing downstream (its indicators are null for the year, with the reason).
 """
 
-
+import hashlib
 import logging
 import warnings
 from collections.abc import Iterator
@@ -26,6 +29,7 @@ from junheng.ingest.load import (
     REJECTED_BEFORE,
     FeedResult,
     PartResult,
+    load_feed_units,
     load_feed_year,
     published_parts,
     rejected_lines,
@@ -59,12 +63,19 @@ def _preview(con: duckdb.DuckDBPyConnection, part: Part, year: int) -> str:
                                    + " |" for r in rows))
 
 
-def _check_names(part: Part) -> list[tuple[str, bool, str]]:
+def _check_names(feed: Feed, part: Part) -> list[tuple[str, bool, str]]:
+    unit = feed.unit_column
     return [
         ("critical_expectations", True, f"GX suite expectations/staging.{part.staging}."
          "critical.json, run on each delivery BEFORE it is published. A failure rejects the "
          "delivery: it replaces nothing, the last good data stays in use (severity WARN); "
-         "with no good data for the year the failure blocks everything downstream (ERROR)."),
+         "with no good data for the year the failure blocks everything downstream (ERROR)."
+         if not unit else
+         f"GX suite expectations/staging.{part.staging}.critical.json, run on each "
+         f"{unit}'s delivery BEFORE it is published. Fails when a {unit}'s delivery was "
+         f"rejected or could not be read: it replaces nothing, that {unit}'s last good data "
+         "stays in use, and downstream goes on (always WARN: a "
+         f"{unit} without good data has its indicators null for the year)."),
         ("warning_expectations", False, f"GX suite expectations/staging.{part.staging}."
          "warning.json: shown, blocks nothing."),
         ("rows_reconcile", True, "For the delivery in use: rows read = rows loaded + rows "
@@ -81,6 +92,15 @@ def _reconcile(con: duckdb.DuckDBPyConnection, feed: Feed, part: Part, year: int
     return read, loaded, rejected
 
 
+def _warehouse_refused(feed: Feed, year: int, exc: duckdb.Error) -> dg.Failure:
+    """A statement the warehouse refused: its text can quote the data it failed on, so only
+    a scrubbed first line leaves, without DuckDB's traceback."""
+    first = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return dg.Failure(description=f"{feed.id} {year}: the warehouse refused a statement "
+                                  f"({first[:500]}); nothing of this delivery was published",
+                      allow_retries=False)
+
+
 def _audit(resource: GreatExpectations, run_id: str, year: int):
     """The candidate of one part through its suites (see load_feed_year). GX is imported
     only when there is a delivery to audit."""
@@ -88,7 +108,7 @@ def _audit(resource: GreatExpectations, run_id: str, year: int):
               counts: PartResult) -> dict[str, Outcome]:
         gx = resource.validator()
         prof = profile(con, part.staging, year, counts.rows_read, counts.rows_rejected,
-                       relation=relation)
+                       relation=relation, unit=counts.unit)
         data = gx.frame(con, part.staging, year, prof, relation=relation)
         return gx.run(part.staging, year, data, run_id[:8])
     return audit
@@ -178,7 +198,7 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
             checks += [dg.AssetCheckSpec(name, asset=["staging", part.staging],
                                          blocking=blocking, description=desc,
                                          partitions_def=reporting_year)
-                       for name, blocking, desc in _check_names(part)]
+                       for name, blocking, desc in _check_names(feed, part)]
 
     @dg.multi_asset(name=f"ingest_{feed.id}", specs=specs, check_specs=checks,
                     partitions_def=reporting_year, pool=POOL,
@@ -190,6 +210,9 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                landing: LandingZone, gx: GreatExpectations):
         year = int(context.partition_key)
         force = context.run.tags.get(FORCE_TAG) == "true"
+        if feed.unit_column:
+            yield from _ingest_units(context, feed, year, warehouse, landing, gx, force)
+            return
         with warehouse.connect() as con:
             try:
                 result = load_feed_year(con, feed, year, landing.path_obj, warehouse.archive_dir,
@@ -209,13 +232,7 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                 result = FeedResult(feed.id, year, in_use, [], [], status=FAILED,
                                     message=str(exc))
             except duckdb.Error as exc:
-                # A statement the warehouse refused: its text can quote the data it failed
-                # on, so only a scrubbed first line leaves, without DuckDB's traceback.
-                first = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-                raise dg.Failure(description=f"{feed.id} {year}: the warehouse refused a "
-                                             f"statement ({first[:500]}); nothing of this "
-                                             "delivery was published",
-                                 allow_retries=False) from None
+                raise _warehouse_refused(feed, year, exc) from None
             for u in result.unexpected:
                 context.log.warning(scrub(f"unexpected {feed.id}/{year}/{u.file_name}: "
                                           f"{u.problem}: recorded, not read"))
@@ -243,6 +260,99 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                 gx.validator().build_docs()
 
     return ingest
+
+
+# --------------------------------------------------------------------------- units
+
+def _unit_rows(results: list[FeedResult]) -> list[dict]:
+    return [{"department": r.unit, "status": r.status,
+             "file_name": r.parts[0].file_name if r.parts else "",
+             "in_use": bool(r.parts),
+             "rows_loaded": sum(p.rows_loaded for p in r.parts),
+             "rows_rejected": sum(p.rows_rejected for p in r.parts),
+             "message": scrub(r.message or "")[:500]} for r in results]
+
+
+def _units_table(rows: list[dict]) -> str:
+    head = "| department | status | in use | rows loaded | rows rejected | message |\n" \
+           "|---|---|---|---|---|---|\n"
+    return head + "\n".join(
+        f"| {r['department']} | {r['status']} | {r['file_name'] or 'nothing'} | "
+        f"{r['rows_loaded']} | {r['rows_rejected']} | "
+        f"{r['message'].replace('|', '/').replace(chr(10), ' ')[:200]} |" for r in rows)
+
+
+def _ingest_units(context: dg.AssetExecutionContext, feed: Feed, year: int,
+                  warehouse: DuckDBWarehouse, landing: LandingZone, gx: GreatExpectations,
+                  force: bool) -> Iterator:
+    """A feed whose files are units of delivery: each unit written, audited and published on
+    its own; the tables materialised with every unit's status. The critical check fails
+    when a unit's delivery was rejected or could not be read, always as a WARN: a unit
+    without good data has its indicators null, it holds back nothing else."""
+    part = feed.parts[0]
+    with warehouse.connect() as con:
+        try:
+            results = load_feed_units(con, feed, year, landing.path_obj, warehouse.archive_dir,
+                                      context.run_id, _audit(gx, context.run_id, year),
+                                      force=force)
+        except duckdb.Error as exc:
+            raise _warehouse_refused(feed, year, exc) from None
+        for u in results[0].unexpected if results else []:
+            context.log.warning(scrub(f"unexpected {feed.id}/{year}/{u.file_name}: "
+                                      f"{u.problem}: recorded, not read"))
+        for r in results:
+            if r.status in (REJECTED, REJECTED_BEFORE, FAILED):
+                context.log.warning(scrub(
+                    f"{feed.id} {year} {r.unit}: {r.status}: {r.message}")[:2000]
+                    + ("; its last good delivery stays in use" if r.parts else
+                       "; no good delivery of this department-year: its indicators are null"))
+        rows = _unit_rows(results)
+        in_use = [p for r in results for p in r.parts]
+        shas = sorted(p.sha256 for p in in_use)
+        version = dg.DataVersion(hashlib.sha256("".join(shas).encode()).hexdigest()[:16])
+        read, loaded, rejected = _reconcile(con, feed, part, year)
+        statuses = {r.unit: r.status for r in results}
+        common = {"delivery_status": dg.MetadataValue.json(statuses),
+                  "departments_in_use": dg.MetadataValue.int(sum(bool(r.parts)
+                                                                 for r in results)),
+                  "departments": dg.MetadataValue.md(_units_table(rows)),
+                  "unchanged": all(r.status != PUBLISHED for r in results),
+                  "rows_read": dg.MetadataValue.int(read)}
+        timing = {r.unit: r.seconds for r in results if r.seconds}
+        yield dg.MaterializeResult(
+            asset_key=["raw", part.raw_table], data_version=version,
+            metadata={**common, "seconds_by_phase": dg.MetadataValue.json(timing)})
+        extra = sorted({c for r in results for a in r.audited for c in a.extra_columns})
+        yield dg.MaterializeResult(
+            asset_key=["staging", part.staging], data_version=version,
+            metadata={**common,
+                      "extra_columns_ignored": scrub(", ".join(extra)) or "none",
+                      "rows_loaded": dg.MetadataValue.int(loaded),
+                      "rows_rejected": dg.MetadataValue.int(rejected),
+                      "rejected_share": dg.MetadataValue.float(rejected / read if read
+                                                               else 0.0),
+                      "preview": dg.MetadataValue.md(_preview(con, part, year))})
+        key = dg.AssetKey(["staging", part.staging])
+        for level in ("critical", "warning"):
+            # Critical: the units whose delivery was rejected or unreadable (a unit not
+            # delivered had nothing to audit: its status is in the metadata).
+            failing = {r.unit: scrub(r.message or "")[:1000] for r in results
+                       if r.status in (REJECTED, REJECTED_BEFORE, FAILED)} \
+                if level == "critical" else \
+                {r.unit: r.outcomes[part.staging, level].summary()[:1000] for r in results
+                 if (part.staging, level) in r.outcomes
+                 and not r.outcomes[part.staging, level].passed}
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name=f"{level}_expectations", passed=not failing,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"delivery_status": dg.MetadataValue.json(statuses),
+                          "departments": dg.MetadataValue.md(_units_table(rows)),
+                          "failures": dg.MetadataValue.json(failing)})
+        yield dg.AssetCheckResult(
+            asset_key=key, check_name="rows_reconcile", passed=read == loaded + rejected,
+            metadata={"rows_read": read, "rows_loaded": loaded, "rows_rejected": rejected})
+        if any(r.status in (PUBLISHED, REJECTED) for r in results):
+            gx.validator().build_docs()
 
 
 # One ingest multi-asset per departmental feed, generated from the feed contract

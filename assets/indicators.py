@@ -1,5 +1,5 @@
-"""Per reporting year: indicator values, scores, domains, the attainment index and the
-equalisation measures (methodology.md sections 1 to 4)."""
+"""Per reporting year: indicator values, scores, area scores, the attainment index and the
+equalisation measures (methodology.md sections 1 to 4 and 7)."""
 
 import dagster as dg
 import duckdb
@@ -11,26 +11,31 @@ from assets.resources import DuckDBWarehouse, Methodology
 from junheng import registry
 from junheng.lineage import config_json, inputs_fingerprint, stored_fingerprint
 from junheng.methodology.formulas import check_catalogue, declaration, values_sql
-from junheng.methodology.index import (
-    CITY,
-    DOMAINS,
-    attainment_index,
-    domain_scores,
-    equalisation_measures,
-    indicator_scores,
-    progress_row,
+from junheng.methodology.index import CITY, year_results
+from junheng.methodology.sources import attach_source_rows, rejected_rows, source_rows
+from junheng.methodology.values import (
+    apply_series,
+    by_year,
+    delivery_reasons,
+    explain_nulls,
+    own_figures,
+    stored_figures,
 )
-from junheng.methodology.sources import attach_source_rows, source_rows
 from junheng.sql import ident, one, sql_text
 
 POOL = "duckdb_writer"
 STAGING = [dg.AssetKey(["staging", t.name]) for t in registry.tables("staging")]
 # The marts this layer writes per reporting year, as the registry declares them.
 MARTS = registry.tables("marts", owner="indicators", asset=True)
+SUBMISSIONS = "stg_submissions__indicators"
+VALUE_COLUMNS = registry.table("marts", "indicator_values").column_names
 
 
-def compute_values(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """indicator_values and pension_dual_enrolments of one year, from staging.
+def compute_values(con: duckdb.DuckDBPyConnection, year: int
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """indicator_values (before the source-row counts and null reasons), the series'
+    own figures of the year (marts.series_figures) and pension_dual_enrolments of one
+    year, from staging.
 
     Sums of doubles run on one thread: a parallel sum adds in a varying order, and the
     last bits of a value must not change between runs (the release hash depends on them).
@@ -48,53 +53,51 @@ def compute_values(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pd.DataFr
     con.execute(f"set threads = {int(threads)}")
     dual = con.execute(
         "select d.district_code, coalesce(count(p.person_key) filter (p.is_dual), 0) "
-        "as dual_enrolments, coalesce(count(p.person_key) filter (p.is_dual_disagreeing), 0) "
-        "as dual_status_disagreeing from reference.districts d left join _persons p "
-        "using (district_code) group by all order by 1").df()
+        "as persons_in_both_schemes, coalesce(count(p.person_key) filter "
+        "(p.is_dual_disagreeing), 0) as disagreeing_status from reference.districts d "
+        "left join _persons p using (district_code) group by all order by 1").df()
     con.execute("drop table _persons; drop table _station_days; drop table _unit_days")
     values.insert(0, "year", year)
     dual.insert(0, "year", year)
-    return values, dual
+    # The series (L2 since 2021, I1/I2 since 2020) read the other years' stored figures;
+    # the cross-year step completes them again once every year is in.
+    own = own_figures(values)
+    others = stored_figures(con, exclude=year)
+    values = apply_series(values, year, by_year(pd.concat([others, own], ignore_index=True)))
+    return values, own, dual
 
 
-def year_marts(values: pd.DataFrame, cat: pd.DataFrame, dist: pd.DataFrame,
-               residents: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
-    """Everything of one year that follows from its indicator values (pure)."""
-    scores = indicator_scores(values, cat, config)
-    domains = domain_scores(scores, cat)
-    index = attainment_index(domains, config, dist)
-    subjects = pd.concat([
-        values.assign(subject_kind="indicator", subject_id=values["indicator_id"]),
-        domains.rename(columns={"score": "value"}).assign(subject_kind="domain",
-                                                         subject_id=domains["domain"]),
-        index.rename(columns={"attainment_index": "value"}).assign(subject_kind="index",
-                                                                  subject_id="attainment"),
-    ])[["year", "subject_kind", "subject_id", "district_code", "value"]]
-    measures = equalisation_measures(subjects, residents, dist)
-    targeted = cat[cat["target_rule"].notna()].set_index("indicator_id")
-    met = {}
-    for r in values[values["indicator_id"].isin(targeted.index)].itertuples(index=False):
-        status = progress_row(None if pd.isna(r.value) else 0.0,
-                              None if pd.isna(r.value) else float(r.value),
-                              float(targeted.loc[r.indicator_id, "target_2025"]),
-                              targeted.loc[r.indicator_id, "target_rule"], int(r.year))["status"]
-        m = met.setdefault(r.district_code, [0, 0])
-        m[0] += status == "achieved"
-        m[1] += status is not None
-    index["targets_met"] = index["district_code"].map(lambda c: met.get(c, [0, 0])[0])
-    index["targets_total"] = index["district_code"].map(lambda c: met.get(c, [0, 0])[1])
-    a1 = measures.loc[(measures["subject_kind"] == "index"), "atkinson_1"]
-    atk = float(a1.iloc[0]) if len(a1) and pd.notna(a1.iloc[0]) else None
-    index["equality_adjusted_attainment"] = [
-        v * (1 - atk) if c == CITY and atk is not None and pd.notna(v) else None
-        for c, v in zip(index["district_code"], index["attainment_index"], strict=True)]
-    index = index[["year", "district_code", "name_zh", "name_en", "group", "attainment_index",
-                   "rank", "gap_to_city", "relative_to_city", *DOMAINS, "targets_met",
-                   "targets_total", "equality_adjusted_attainment"]]
-    for frame in (scores, domains, index, measures):
-        frame["methodology_version"] = config.methodology_version
-    return {"indicator_scores": scores.drop(columns=["domain"]), "domain_scores": domains,
-            "equalisation_index": index, "equalisation_measures": measures}
+def complete_values(con: duckdb.DuckDBPyConnection, values: pd.DataFrame, year: int,
+                    cat: pd.DataFrame) -> pd.DataFrame:
+    """The source rows used and rejected behind every value, and every null's reason."""
+    values = attach_source_rows(values, source_rows(con, year), CITY)
+    submitted = {tuple(r) for r in con.execute(
+        f"select indicator_id, district_code from staging.{ident(SUBMISSIONS)} where year = ?",
+        [year]).fetchall()}
+    rejected = {(r.indicator_id, r.district_code)
+                for r in rejected_rows(con, year, SUBMISSIONS).itertuples(index=False)}
+    values = explain_nulls(values, cat, delivery_reasons(con, year), submitted, rejected)
+    values["unit"] = values["indicator_id"].map(cat.set_index("indicator_id")["unit"])
+    return values
+
+
+def population(con: duckdb.DuckDBPyConnection, years: list[int]) -> pd.DataFrame:
+    """The populations the measures are weighted by, per district and year."""
+    return con.execute(
+        "select year, district_code, sum(resident_total) as residents, sum(age_0_2) as "
+        "age_0_2, sum(age_3_5) as age_3_5, sum(age_6_14) as age_6_14, sum(age_0_2 + age_3_5 "
+        "+ age_6_14) as age_0_14, sum(age_15_59) as age_15_59, sum(age_60_plus) as "
+        "age_60_plus from staging.stg_population__townships where list_contains(?, year) "
+        "group by all order by all", [years]).df()
+
+
+def earlier_values(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
+    """The values of the earlier plan years already computed (progress bases)."""
+    if not one(con, "select count(*) from information_schema.tables where table_schema = "
+                    "'marts' and table_name = 'indicator_values'")[0]:
+        return pd.DataFrame()
+    return con.execute("select * from marts.indicator_values where year between 2020 and ? "
+                       "order by all", [year - 1]).df()
 
 
 @dg.multi_asset(
@@ -103,7 +106,7 @@ def year_marts(values: pd.DataFrame, cat: pd.DataFrame, dist: pd.DataFrame,
                                dg.AssetKey(["reference", "aqi_breakpoints"])])
            for t in MARTS],
     partitions_def=reporting_year, pool=POOL,
-    description="Indicators, scores, domains, the attainment index and equalisation "
+    description="Indicators, scores, area scores, the attainment index and equalisation "
                 "measures for one reporting year.",
 )
 def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
@@ -123,18 +126,21 @@ def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
             return
         cat, dist = catalogue(con), districts(con)
         check_catalogue(declaration(), list(cat["indicator_id"]))
-        values, dual = compute_values(con, year)
-        values = attach_source_rows(values, source_rows(con, year), CITY)
-        values["unit"] = values["indicator_id"].map(cat.set_index("indicator_id")["unit"])
+        values, own, dual = compute_values(con, year)
+        values = complete_values(con, values, year, cat)
         values["methodology_version"] = config.methodology_version
-        residents = con.execute(
-            "select year, district_code, sum(resident_total) as residents from "
-            "staging.stg_population__townships where year = ? group by all", [year]).df()
+        values = values[list(VALUE_COLUMNS)]
+        history = earlier_values(con, year)
+        both = pd.concat([history, values], ignore_index=True) if len(history) else values
         marts = {"indicator_values": values, "pension_dual_enrolments": dual,
-                 **year_marts(values, cat, dist, residents, config)}
+                 **year_results(both, cat, population(con, sorted(map(int, both["year"]
+                                                                     .unique()))),
+                                dist, config, year)}
+        dual["methodology_version"] = config.methodology_version
         con.execute("begin transaction")
         for name, frame in marts.items():
             replace_year(con, name, year, frame)
+        replace_year(con, "series_figures", year, own)
         con.execute("delete from marts.year_fingerprints where year = ?", [year])
         con.execute("insert into marts.year_fingerprints values (?, ?, current_timestamp)",
                     [year, fingerprint])

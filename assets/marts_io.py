@@ -98,8 +98,33 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
         con.unregister("_frame")
 
 
+def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with exactly the columns the registry declares for marts.<table>, in its
+    order; a declared column the frame lacks is an error naming it."""
+    declared = REGISTRY.get(f"marts.{table}")
+    if declared is None or not declared.exact:
+        return frame
+    missing = [c for c in declared.column_names if c not in frame.columns]
+    if missing:
+        raise ValueError(f"marts.{table}: the computation gave no column {missing}")
+    return frame[list(declared.column_names)]
+
+
+def _drop_if_reshaped(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
+    """A table written by older code with other columns (a methodology change) is dropped:
+    every year's fingerprint names the code, so every year is recomputed into it."""
+    existing = [r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'marts' and table_name = ? order by column_index", [table]
+    ).fetchall()]
+    if existing and existing != list(columns):
+        con.execute(f"drop table marts.{ident(table)}")
+
+
 def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, frame: pd.DataFrame):
     """Replace the rows of one reporting year of marts.<table> with `frame`."""
+    frame = conform(table, frame)
+    _drop_if_reshaped(con, table, list(frame.columns))
     types = column_types(con, frame, table)
     _create(con, table, types, replace=False)
     _migrate_null_columns(con, table, types)
@@ -107,8 +132,14 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, frame: p
     _insert(con, table, frame)
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame):
+    """Insert `frame` (the declared columns) into an existing marts.<table>."""
+    _insert(con, table, conform(table, frame))
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame):
     """Replace marts.<table> with `frame`."""
+    frame = conform(table, frame)
     _create(con, table, column_types(con, frame, table), replace=True)
     _insert(con, table, frame)
 

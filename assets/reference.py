@@ -73,7 +73,8 @@ def district_aliases(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
 
 @dg.asset(**_declared("indicators"), pool=POOL)
 def indicators_table(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    return _materialize(warehouse, "indicators", {"seed": str(SEEDS_DIR / "indicators.csv")})
+    return _materialize(warehouse, "indicators", {"seed": str(SEEDS_DIR / "indicators.csv"),
+                                                  "table1": str(SEEDS_DIR / "table1.csv")})
 
 
 @dg.asset(**_declared("aqi_breakpoints"), pool=POOL)

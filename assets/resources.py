@@ -87,22 +87,33 @@ class Methodology(dg.ConfigurableResource):
     marts.methodology_config and in each release's manifest.json.
     """
 
-    aggregation: str = "arithmetic"   # "geometric": product of max(domain, 1) ** weight
-    domain_weights_json: str = ""     # e.g. {"education": 0.3, "health": 0.3, ...}
+    aggregation: str = "arithmetic"   # "geometric": product of max(area, 1) ** weight
+    area_weights_json: str = ""       # e.g. {"health": 2}; areas not named weigh 1
     indicator_weights_json: str = ""  # e.g. {"P1": 0.5}; default: the catalogue's weights
     draws: int = 1000
     seed: int = 20251231
 
     def config(self):
+        """The validated Config: a weight that is negative, not a number, or names no area
+        or indicator is refused here, with the key it concerns."""
         import json
 
-        from junheng.methodology.index import DOMAINS, Config
+        from junheng.methodology.index import Config
 
-        domain = json.loads(self.domain_weights_json) if self.domain_weights_json else \
-            dict.fromkeys(DOMAINS, 0.25)
-        ind = json.loads(self.indicator_weights_json) if self.indicator_weights_json else {}
-        return Config(aggregation=self.aggregation, domain_weights=domain,
-                      indicator_weights=ind, draws=self.draws, seed=self.seed)
+        def parsed(name: str, text: str) -> dict:
+            try:
+                value = json.loads(text) if text else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"methodology.{name}: not JSON ({exc.msg})") from None
+            if not isinstance(value, dict):
+                raise ValueError(f"methodology.{name}: a JSON object of weights")
+            return value
+
+        return Config(aggregation=self.aggregation,
+                      area_weights=parsed("area_weights_json", self.area_weights_json),
+                      indicator_weights=parsed("indicator_weights_json",
+                                               self.indicator_weights_json),
+                      draws=self.draws, seed=self.seed)
 
 
 @cache

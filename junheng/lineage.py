@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import duckdb
 
@@ -39,7 +41,9 @@ def code_fingerprint() -> str:
 
 
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection, year: int, config) -> str:
-    """What a year's marts follow from: its deliveries in use, the configuration, the code."""
+    """What a year's marts follow from: its deliveries in use, the configuration, the code.
+    (The series that read other years are completed from every year's stored figures at
+    each publication, so they follow from those years' own fingerprints.)"""
     shas = con.execute("select feed, file_name, sha256 from quality.deliveries where year = ? "
                        "and status = 'loaded' order by all", [year]).fetchall()
     return hashlib.sha256(json.dumps([shas, year_config_json(config), code_fingerprint()])
@@ -60,3 +64,25 @@ def stale_years(con: duckdb.DuckDBPyConnection, years, config) -> list[int]:
     """Years whose marts were not computed from exactly the deliveries in use now (with
     this configuration and code)."""
     return [y for y in years if stored_fingerprint(con, y) != inputs_fingerprint(con, y, config)]
+
+
+def year_unchanged(con: duckdb.DuckDBPyConnection, landing: Path, year: int, config) -> bool:
+    """Is this year unchanged since it was last processed? The one place that says so:
+    every file in its feed folders is a delivery in use (same name, size, modification and
+    inode change time: no file is read), and the year's marts were computed from exactly
+    the deliveries in use, with this configuration and code. A file that is missing does not
+    make a year stale (its last good data stays in use, and a run could change nothing); a
+    new, changed or still rejected file does."""
+    from junheng.ingest.feeds import FEEDS
+    from junheng.ops.landing import arrived_at, changed_at, year_entries
+
+    in_use = {tuple(r) for r in con.execute(
+        "select feed, file_name, bytes, arrived_at, changed_at from quality.deliveries "
+        "where year = ? and status = 'loaded'", [year]).fetchall()}
+    for feed in FEEDS.values():
+        files, _ = year_entries(landing / feed.id / str(year))
+        for p in files:
+            st = os.lstat(p)
+            if (feed.id, p.name, st.st_size, arrived_at(st), changed_at(st)) not in in_use:
+                return False
+    return stored_fingerprint(con, year) == inputs_fingerprint(con, year, config)

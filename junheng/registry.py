@@ -121,26 +121,50 @@ VOCABULARY: dict[str, Column] = {c.name: c for c in (
     Column("score", F64, "0-100", "得分", "Score (0-100)"),
     Column("weight", F64, "", "权重", "Weight"),
     Column("obstacle_degree", F64, "share", "障碍度", "Obstacle degree (share of the gap)"),
-    Column("domain", STR, "", "领域", "Domain"),
+    Column("area", STR, "", "服务领域（规划13个领域）", "Service area of the plan (13)"),
+    Column("target_type", STR, "", "目标类型",
+           "threshold, maintain, about, cumulative or reduction"),
     Column("indicators_scored", I64, "", "有得分的指标数", "Indicators scored"),
-    Column("indicators_total", I64, "", "领域指标总数", "Indicators in the domain"),
+    Column("indicators_total", I64, "", "领域内计入指数的指标数",
+           "In-index indicators of the area"),
     Column("name_zh", STR, "", "中文名称", "Name in Chinese"),
     Column("name_en", STR, "", "英文名称", "Name in English"),
-    Column("group", STR, "", "类别（市辖区/县级市）", "Group: urban_district, county_city or city"),
+    Column("district_group", STR, "", "类别（市辖区/县级市/全市）",
+           "Group: urban_district, county_city or city"),
     Column("attainment_index", F64, "0-100", "达标指数", "Attainment index"),
     Column("rank", I32, "", "排名（1 为最高）", "Rank among the 10 districts (1 = highest)"),
     Column("gap_to_city", F64, "points", "与全市差距", "Attainment index minus the city's"),
     Column("relative_to_city", F64, "ratio", "相对全市", "Attainment index over the city's"),
-    Column("education", F64, "0-100", "教育领域得分", "Education domain score"),
-    Column("health", F64, "0-100", "卫生健康领域得分", "Health domain score"),
-    Column("elderly", F64, "0-100", "养老领域得分", "Elderly care and pensions domain score"),
-    Column("environment", F64, "0-100", "环境领域得分", "Environment domain score"),
+    Column("standard_error", F64, "see unit", "标准误（调查估计值）",
+           "Standard error (survey estimates)"),
+    Column("obstacle_rank", I32, "", "障碍度排名（前三）",
+           "Rank of the obstacle degree in the district (top three)"),
+    Column("provisional", BOOL, "", "是否为暂定值（有计入指数的指标缺失）",
+           "Provisional: an in-index indicator of the unit is null"),
+    Column("missing_indicators", STR, "", "缺失的计入指数指标",
+           "The unit's null in-index indicators (comma-separated)"),
+    Column("equality_adjusted", F64, "0-100", "均等化调整得分（仅全市）",
+           "Equality-adjusted score (city rows only)"),
+    Column("loss_pct", F64, "%", "不均等损失（仅全市）",
+           "Loss to inequality between districts, percent (city rows only)"),
+    Column("weight_population", STR, "", "加权人口", "Population the weights are shares of"),
+    Column("base_year", I32, "", "基期年份", "Base year t0"),
+    Column("actual_growth", F64, "per year", "实际年均增长率",
+           "Actual compound annual growth (reference only)"),
+    Column("required_growth", F64, "per year", "所需年均增长率",
+           "Required compound annual growth (reference only)"),
+    Column("ratio", F64, "", "进度比（进度/时间进度）", "Progress share over time share"),
+    Column("progress_share", F64, "share", "进度", "Share of the way from base to target"),
+    Column("significant", BOOL, "", "是否显著（95%区间在目标一侧）",
+           "Survey: the 95% interval lies wholly on one side of the target"),
+    Column("significant_change", BOOL, "", "变化是否显著",
+           "Survey: the change since the base exceeds its 95% margin"),
     Column("targets_met", I64, "", "已达标指标数", "Targeted indicators meeting the 2025 target"),
     Column("targets_total", I64, "", "有目标的指标数", "Targeted indicators with a value"),
     Column("equality_adjusted_attainment", F64, "0-100", "均等化调整达标指数（仅全市）",
            "Equality-adjusted attainment (city row only)"),
-    Column("subject_kind", STR, "", "对象类型", "Subject kind: indicator, domain or index"),
-    Column("subject_id", STR, "", "对象编号", "Indicator id, domain or 'attainment'"),
+    Column("subject_kind", STR, "", "对象类型", "Subject kind: indicator, area or index"),
+    Column("subject_id", STR, "", "对象编号", "Indicator id, area or 'attainment_index'"),
     Column("mean_weighted", F64, "", "人口加权均值", "Population-weighted mean"),
     Column("max_min_ratio", F64, "ratio", "极值比", "Max / min"),
     Column("cv", F64, "", "变异系数", "Coefficient of variation (unweighted)"),
@@ -151,7 +175,6 @@ VOCABULARY: dict[str, Column] = {c.name: c for c in (
     Column("theil_l", F64, "", "泰尔指数L", "Theil L (mean log deviation)"),
     Column("gini", F64, "", "基尼系数", "Gini coefficient (population-weighted)"),
     Column("atkinson_1", F64, "", "阿特金森指数(ε=1)", "Atkinson index, epsilon 1"),
-    Column("null_reasons", STR, "", "空值原因", "Why measures are null"),
     Column("first_year", I32, "", "起始年", "First year"),
     Column("last_year", I32, "", "末年", "Last year"),
     Column("sigma_slope", F64, "per year", "σ收敛斜率", "Sigma convergence: slope of Williamson"),
@@ -163,13 +186,11 @@ VOCABULARY: dict[str, Column] = {c.name: c for c in (
     Column("baseline_published", F64, "see unit", "规划表1基期值（仅全市）",
            "Table 1 baseline (city rows only)"),
     Column("target", F64, "see unit", "2025年目标", "2025 target"),
-    Column("target_rule", STR, "", "目标规则", "Target rule (>, >=, =, <=)"),
-    Column("progress", F64, "share", "进度", "Progress towards the target"),
+    Column("target_rule", STR, "", "目标规则", "Target rule (>, >=, <=, <, ~ = at least 95%)"),
     Column("time_share", F64, "share", "时间进度", "Share of the plan period elapsed"),
-    Column("status", STR, "", "状态", "achieved, on_track, off_track or regressing (data_quality: "
-                                    "delivery status)"),
-    Column("actual_cagr", F64, "per year", "实际年均增长率", "Actual compound annual growth"),
-    Column("required_cagr", F64, "per year", "所需年均增长率", "Required compound annual growth"),
+    Column("status", STR, "", "状态",
+           "achieved, substantial_progress, moderate_progress, limited_progress, "
+           "deterioration, not_met or insufficient_data (data_quality: delivery status)"),
     Column("rank_default", I32, "", "默认排名", "Rank under the default choices"),
     Column("rank_median", F64, "", "排名中位数", "Median rank over the draws"),
     Column("rank_p05", F64, "", "排名5%分位", "5th percentile rank"),
@@ -232,26 +253,41 @@ REFERENCE = (
               Column("alias_kind", STR, "", "名称类型", "code, name or alias")),
           owner="reference"),
     Table("reference", "indicators", "One row per indicator of the catalogue",
-          ": domain, unit, direction, weight, Table 1 baseline and 2025 target, and the "
-          "scoring goalposts.",
-          "指标目录每个指标一行：领域、单位、方向、权重、规划表1基期值和2025年目标、计分上下限。",
+          ": service area, unit, direction, source, form, weights, Table 1 baseline and 2025 "
+          "target (computed and as printed), target type and rule, scoring goalposts.",
+          "指标目录每个指标一行：服务领域、单位、方向、来源、报送形式、权重、规划表1基期值和2025年目标"
+          "（数值及原文）、目标类型和规则、计分上下限。",
           keys=("indicator_id",),
           columns=_columns(
               "indicator_id",
               Column("table1_no", I32, "", "规划表1序号", "Row of Table 1 of the plan"),
-              "name_zh", "name_en", "domain", "unit",
+              "area", "name_zh", "name_en", "unit",
               Column("direction", STR, "", "方向（+ 越高越好，- 越低越好）",
                      "+ higher is better, - lower is better"),
-              Column("source_feeds", STR, "", "来源数据", "Feeds the indicator is computed from"),
-              Column("is_in_index", BOOL, "", "是否计入达标指数",
+              Column("source", STR, "", "来源（数据源；submissions:<部门>）",
+                     "Feeds it is computed from, or submissions:<department>"),
+              Column("form", STR, "", "报送形式（computed、ratio、count、flag、estimate）",
+                     "computed, or the submission form: ratio, count, flag, estimate"),
+              Column("weight_population", STR, "", "不均等测度所用人口",
+                     "Population its inequality is weighted by"),
+              Column("in_index", BOOL, "", "是否计入达标指数",
                      "Whether the indicator is in the attainment index"),
               "weight",
               Column("baseline_2020", F64, "see unit", "规划表1基期值（2020年）",
                      "Table 1 baseline (2020)"),
               Column("target_2025", F64, "see unit", "2025年目标", "2025 target"),
-              "target_rule",
+              "target_type", "target_rule",
+              Column("target_source", STR, "", "目标出处", "Where the target is set"),
               Column("score_zero", F64, "see unit", "得0分的值", "Value scored 0"),
-              Column("score_full", F64, "see unit", "得100分的值", "Value scored 100")),
+              Column("score_full", F64, "see unit", "得100分的值", "Value scored 100"),
+              Column("precision", F64, "see unit", "精度（低于此差距只判断是否达标）",
+                     "Precision: below it, only the level is judged"),
+              Column("equalise", BOOL, "", "是否测度不均等",
+                     "Whether its inequality between districts is measured"),
+              Column("table1_baseline_printed", STR, "", "规划表1基期值（原文）",
+                     "Table 1 baseline as printed"),
+              Column("table1_target_printed", STR, "", "规划表1目标值（原文）",
+                     "Table 1 target as printed")),
           owner="reference"),
     Table("reference", "aqi_breakpoints", "One row per IAQI level and pollutant averaging "
           "period", " (HJ 633-2012 breakpoints).",
@@ -277,18 +313,29 @@ PROVENANCE = _columns(
 )
 
 
+def _unit_columns(feed: Feed) -> tuple[Column, ...]:
+    """The column naming a row's unit of delivery, for a feed whose files are units."""
+    if feed.unit_column is None:
+        return ()
+    return (Column(feed.unit_column, STR, "", "报送部门（文件名前缀）",
+                   "Department that submitted the row (the file name's prefix)"),)
+
+
 def _feed_tables(feed: Feed, part: Part) -> tuple[Table, Table]:
     dept_zh = feed.department.split()[0]
-    spec = next(f for f in feed.files if part in f.parts)
-    source = spec.pattern + (f"（工作表“{part.sheet}”）" if part.sheet else "")
+    specs = [f for f in feed.files if part in f.parts]
+    source = (specs[0].pattern if len(specs) == 1 else
+              specs[0].pattern.replace(specs[0].unit or "", "<department>")) + \
+        (f"（工作表“{part.sheet}”）" if part.sheet else "")
+    unit = _unit_columns(feed)
     raw = Table(
         "raw", part.raw_table, part.grain,
         " As delivered: every row read, text as in the file, with _year, _delivery_sha256, "
         "_line and _error.",
         f"{dept_zh}交付的 {source}，原样保存：读取的每一行，文本与文件一致。",
-        keys=("_year", "_line"),
-        columns=PROVENANCE + tuple(Column(en, STR, "", zh, f"{en}, as delivered")
-                                   for zh, en in part.columns.items()),
+        keys=("_year", *(c.name for c in unit), "_line"),
+        columns=PROVENANCE + unit + tuple(Column(en, STR, "", zh, f"{en}, as delivered")
+                                          for zh, en in part.columns.items()),
         owner=feed.department, restricted=part.restricted)
     staging = Table(
         "staging", part.staging, part.grain,
@@ -296,10 +343,10 @@ def _feed_tables(feed: Feed, part: Part) -> tuple[Table, Table]:
         "instead.",
         f"{dept_zh}交付的 {source}：类型化、英文列名；"
         "违反 feeds.md 规则的行在 quality.quarantine。",
-        keys=("year", *part.keys),
+        keys=("year", *(c.name for c in unit), *part.keys),
         columns=_columns(Column("_line", I64, "", "行号", "Line of the delivered file"),
-                         "year", *(Column(en, None, "", zh, en)
-                                   for zh, en in part.columns.items() if en != "year")),
+                         "year", *unit, *(Column(en, None, "", zh, en)
+                                          for zh, en in part.columns.items() if en != "year")),
         owner=feed.department, restricted=part.restricted, exact=False)
     return raw, staging
 
@@ -327,7 +374,10 @@ QUALITY = (
               "rows_read", "rows_loaded", "rows_rejected",
               Column("archive_path", STR, "", "存档路径", "Where the file is archived"),
               Column("changed_at", TS, "", "落地区 inode 变更时间",
-                     "Inode change time in the landing zone")),
+                     "Inode change time in the landing zone"),
+              Column("department", STR, "", "报送部门（仅 submissions：各部门文件各为交付单元）",
+                     "Department whose file it is, where each file is its own unit of "
+                     "delivery (submissions); null where the feed-year is the unit")),
           owner="quality", asset=False),
     Table("quality", "quarantine", "One row per delivered row, column and rule it broke",
           ": file, line, column, rule and value (never a person key, or part of one).",
@@ -368,13 +418,14 @@ MARTS = (
     # Written per reporting year by the indicators layer (assets/indicators.py).
     Table("marts", "indicator_values", "One row per year, district (and the city, 320500) "
           "and catalogue indicator",
-          ": value, numerator, denominator, unit, source rows used and rejected.",
+          ": value, numerator, denominator, unit, standard error (survey), source rows used "
+          "and rejected, and why a null value is null.",
           "每年、每个区县（含全市 320500）、每个目录指标一行："
-          "指标值、分子、分母、单位、使用和隔离的源数据行数。",
+          "指标值、分子、分母、单位、标准误（调查）、使用和隔离的源数据行数、空值原因。",
           keys=("year", "district_code", "indicator_id"),
           columns=_columns("year", "district_code", "indicator_id", "value", "numerator",
-                           "denominator", "unit", "source_rows_used", "source_rows_rejected",
-                           "null_reason", "methodology_version"),
+                           "denominator", "unit", "standard_error", "source_rows_used",
+                           "source_rows_rejected", "null_reason", "methodology_version"),
           owner="indicators", release_position=1),
     Table("marts", "pension_dual_enrolments", "One row per year and district",
           ": persons enrolled in both pension schemes (counted once for P1, in the district "
@@ -383,48 +434,69 @@ MARTS = (
           "及两条记录状态不一致的人数。",
           keys=("year", "district_code"),
           columns=_columns("year", "district_code",
-                           Column("dual_enrolments", I64, "persons", "重复参保人数",
+                           Column("persons_in_both_schemes", I64, "persons", "重复参保人数",
                                   "Persons enrolled in both pension schemes"),
-                           Column("dual_status_disagreeing", I64, "persons",
+                           Column("disagreeing_status", I64, "persons",
                                   "两条记录状态不一致的重复参保人数",
-                                  "Of those, persons whose two records disagree on status")),
-          owner="indicators"),
+                                  "Of those, persons whose two records disagree on status"),
+                           "methodology_version"),
+          owner="indicators", release_position=10),
     Table("marts", "indicator_scores", "One row per year, district (and city) and indicator "
-          "in the index", ": fixed-goalpost score, weight and obstacle degree.",
-          "每年、每个区县（含全市）、每个计入指数的指标一行：固定上下限得分、权重和障碍度。",
+          "in the index",
+          ": fixed-goalpost score, weight, obstacle degree and its rank (top three).",
+          "每年、每个区县（含全市）、每个计入指数的指标一行：固定上下限得分、权重、障碍度及其排名（前三）。",
           keys=("year", "district_code", "indicator_id"),
           columns=_columns("year", "district_code", "indicator_id", "score", "weight",
-                           "obstacle_degree", "methodology_version"),
+                           "obstacle_degree", "obstacle_rank", "null_reason",
+                           "methodology_version"),
           owner="indicators", release_position=2),
-    Table("marts", "domain_scores", "One row per year, district (and city) and domain",
-          ": weighted mean score and how many indicators were scored.",
-          "每年、每个区县（含全市）、每个领域一行：加权平均得分和有得分的指标数。",
-          keys=("year", "district_code", "domain"),
-          columns=_columns("year", "district_code", "domain", "score", "indicators_scored",
-                           "indicators_total", "methodology_version"),
+    Table("marts", "area_scores", "One row per year, district (and city) and service area",
+          ": weighted mean score of the area's in-index indicators, how many were scored, "
+          "provisional; on city rows the equality-adjusted score and its loss.",
+          "每年、每个区县（含全市）、每个服务领域一行：领域内计入指数指标的加权平均得分、有得分的指标数、"
+          "是否暂定；全市行另有均等化调整得分及其损失。",
+          keys=("year", "district_code", "area"),
+          columns=_columns("year", "district_code", "area", "score", "indicators_scored",
+                           "indicators_total", "provisional", "equality_adjusted", "loss_pct",
+                           "null_reason", "methodology_version"),
           owner="indicators", release_position=3),
     Table("marts", "equalisation_index", "One row per year and district (and city)",
-          ": attainment index, rank, gap to and relative to the city, domain scores, targets "
-          "met; the city row carries the equality-adjusted attainment.",
-          "每年、每个区县（含全市）一行：达标指数、排名、与全市的差距和比值、各领域得分、已达标指标数；全市行另有均等化调整达标指数。",
+          ": attainment index, rank, gap to and relative to the city, targets met, "
+          "provisional and the missing indicators; the city row carries the "
+          "equality-adjusted attainment and its loss.",
+          "每年、每个区县（含全市）一行：达标指数、排名、与全市的差距和比值、已达标指标数、是否暂定及缺失指标；"
+          "全市行另有均等化调整达标指数及其损失。",
           keys=("year", "district_code"),
-          columns=_columns("year", "district_code", "name_zh", "name_en", "group",
+          columns=_columns("year", "district_code", "name_zh", "name_en", "district_group",
                            "attainment_index", "rank", "gap_to_city", "relative_to_city",
-                           "education", "health", "elderly", "environment", "targets_met",
-                           "targets_total", "equality_adjusted_attainment",
+                           "targets_met", "targets_total", "provisional", "missing_indicators",
+                           "equality_adjusted_attainment", "loss_pct", "null_reason",
                            "methodology_version"),
           owner="indicators", release_position=4),
     Table("marts", "equalisation_measures", "One row per year and subject (indicator, "
-          "domain, index)",
-          ": max/min ratio, CV, Williamson, Theil T (between/within urban districts and "
-          "county-level cities), Theil L, Gini, Atkinson(1).",
-          "每年、每个对象（指标、领域、指数）一行：极值比、变异系数、威廉姆森系数、泰尔T（市辖区与县级市组间/组内）、泰尔L、基尼系数、阿特金森指数。",
+          "area, index)",
+          ": weighted by the population the subject serves: max/min ratio, CV, Williamson, "
+          "Theil T (between/within urban districts and county-level cities), Theil L, Gini, "
+          "Atkinson(1).",
+          "每年、每个对象（指标、服务领域、指数）一行，按对象服务人口加权：极值比、变异系数、威廉姆森系数、"
+          "泰尔T（市辖区与县级市组间/组内）、泰尔L、基尼系数、阿特金森指数。",
           keys=("year", "subject_kind", "subject_id"),
-          columns=_columns("year", "subject_kind", "subject_id", "mean_weighted",
-                           "max_min_ratio", "cv", "williamson", "theil_t", "theil_t_between",
-                           "theil_t_within", "theil_l", "gini", "atkinson_1", "null_reasons",
-                           "methodology_version"),
+          columns=_columns("year", "subject_kind", "subject_id", "weight_population",
+                           "mean_weighted", "max_min_ratio", "cv", "williamson", "theil_t",
+                           "theil_t_between", "theil_t_within", "theil_l", "gini",
+                           "atkinson_1", "null_reason", "methodology_version"),
           owner="indicators", release_position=5),
+    Table("marts", "series_figures", "One row per year, district (and city) and series "
+          "indicator (L2, I1, I2)",
+          ": the year's own figures (person-times, accident or death counts) that the "
+          "cumulative and reduction series are completed from, in any order the years are "
+          "computed.",
+          "每年、每个区县（含全市）、每个序列指标（L2、I1、I2）一行：当年自身的数值（人次、事故起数或死亡人数），"
+          "累计和下降序列据此计算。",
+          keys=("year", "district_code", "indicator_id"),
+          columns=_columns("year", "district_code", "indicator_id", "numerator",
+                           "denominator", "null_reason"),
+          owner="indicators", asset=False),
     Table("marts", "year_fingerprints", "One row per reporting year whose marts are computed",
           ": the fingerprint of the deliveries, configuration and code they were computed "
           "from (a release refuses marts whose fingerprint is stale).",
@@ -439,22 +511,26 @@ MARTS = (
     # the years it publishes.
     Table("marts", "target_progress", "One row per year, district (and city) and targeted "
           "indicator",
-          ": baseline (2020, computed; Table 1 beside it for the city), value, target, "
-          "progress, time share, status and compound growth rates.",
-          "每年、每个区县（含全市）、每个有目标的指标一行：基期值（2020年计算值，全市另列规划表1值）、当年值、目标、进度、时间进度、状态和年均增长率。",
+          ": target type resolved for the unit, base year and value (Table 1 beside it for "
+          "the city), value, target, progress share, time share, ratio, status, survey "
+          "significance and compound growth rates.",
+          "每年、每个区县（含全市）、每个有目标的指标一行：按本单位基期判定的目标类型、基期年份和基期值"
+          "（全市另列规划表1值）、当年值、目标、进度、时间进度、进度比、状态、调查显著性和年均增长率。",
           keys=("year", "district_code", "indicator_id"),
-          columns=_columns("year", "district_code", "indicator_id", "baseline",
-                           "baseline_published", "value", "target", "target_rule", "progress",
-                           "time_share", "status", "actual_cagr", "required_cagr",
-                           "methodology_version"),
+          columns=_columns("year", "district_code", "indicator_id", "target_type",
+                           "base_year", "baseline", "baseline_published", "value", "target",
+                           "target_rule", "actual_growth", "required_growth", "ratio",
+                           "progress_share", "time_share", "status", "significant",
+                           "significant_change", "null_reason", "methodology_version"),
           owner="progress", release_position=7),
-    Table("marts", "convergence", "One row per subject (the attainment index and each domain)",
+    Table("marts", "convergence", "One row per subject (the attainment index and each area)",
           ": sigma-convergence slope of Williamson on year, beta-convergence with its "
           "standard error and n.",
-          "每个对象（达标指数和各领域）一行：威廉姆森系数对年份的σ收敛斜率、β收敛系数及其标准误和样本数。",
+          "每个对象（达标指数和各服务领域）一行：威廉姆森系数对年份的σ收敛斜率、β收敛系数及其标准误和样本数。",
           keys=("subject_kind", "subject_id"),
           columns=_columns("subject_kind", "subject_id", "first_year", "last_year",
-                           "sigma_slope", "beta", "beta_se", "n", "methodology_version"),
+                           "sigma_slope", "beta", "beta_se", "n", "null_reason",
+                           "methodology_version"),
           owner="progress", release_position=6),
     Table("marts", "rank_sensitivity", "One row per year and district",
           ": rank under the default choices, median and 5th/95th percentile ranks over the "
@@ -462,7 +538,7 @@ MARTS = (
           "每年、每个区县一行：默认方案下的排名，蒙特卡洛模拟排名的中位数和5%/95%分位数，平均绝对排名变动。",
           keys=("year", "district_code"),
           columns=_columns("year", "district_code", "rank_default", "rank_median", "rank_p05",
-                           "rank_p95", "mean_abs_shift", "draws", "seed",
+                           "rank_p95", "mean_abs_shift", "draws", "seed", "null_reason",
                            "methodology_version"),
           owner="progress", release_position=8),
     Table("marts", "methodology_config", "One row per computation of the cross-year marts",

@@ -24,7 +24,7 @@ from assets.partitions import reporting_year
 from junheng import PLAN_YEARS
 from junheng.ingest.feeds import FEEDS
 from junheng.ingest.load import FORCE_TAG
-from junheng.lineage import inputs_fingerprint
+from junheng.lineage import year_unchanged
 from junheng.ops.alerts import (
     ALERTED_TAG,
     failure_alert,
@@ -32,7 +32,7 @@ from junheng.ops.alerts import (
     rejection_alerts,
     send,
 )
-from junheng.ops.landing import arrived_at, changed_at, inventory, year_entries
+from junheng.ops.landing import inventory
 from junheng.warehouse import WarehouseLocked, connect_waiting
 from pipelines.definitions import defs
 from pipelines.resources import default_resources, settings
@@ -84,10 +84,8 @@ def register_years(instance: dg.DagsterInstance, keys: list[str]) -> None:
 
 
 def year_is_current(warehouse: Path, landing: Path, year: int, config) -> bool:
-    """True when nothing about a year changed since it was last processed successfully:
-    every file in its feed folders is a delivery already loaded (same name, size,
-    modification and change time), and its marts were computed from those deliveries with
-    this configuration and code. Such a year needs no run at all."""
+    """True when nothing about a year changed since it was last processed successfully
+    (junheng.lineage.year_unchanged): such a year needs no run at all."""
     import duckdb
 
     if not Path(warehouse).exists():
@@ -97,20 +95,7 @@ def year_is_current(warehouse: Path, landing: Path, year: int, config) -> bool:
     except duckdb.Error:  # a writer holds it: let the run decide
         return False
     try:
-        known = {tuple(r) for r in con.execute(
-            "select feed, file_name, bytes, arrived_at, changed_at from quality.deliveries "
-            "where year = ? and status = 'loaded'", [year]).fetchall()}
-        for feed in FEEDS.values():
-            files, _ = year_entries(Path(landing) / feed.id / str(year))
-            if len(files) != len(feed.files):
-                return False
-            for p in files:
-                st = os.lstat(p)
-                if (feed.id, p.name, st.st_size, arrived_at(st), changed_at(st)) not in known:
-                    return False
-        stored = con.execute("select fingerprint from marts.year_fingerprints where year = ?",
-                             [year]).fetchall()
-        return bool(stored) and stored[0][0] == inputs_fingerprint(con, year, config)
+        return year_unchanged(con, Path(landing), year, config)
     except duckdb.Error:
         return False
     finally:

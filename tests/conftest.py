@@ -51,6 +51,14 @@ def demo_2020(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_years(tmp_path_factory) -> Path:
+    """All six demo years at a tiny scale: the submissions series, progress and defects."""
+    landing = tmp_path_factory.mktemp("landing_years")
+    generate(landing, Options(scale=0.003))
+    return landing
+
+
+@pytest.fixture(scope="session")
 def demo_defects(tmp_path_factory) -> tuple[Path, Options]:
     """Demo feeds with a raised defect rate, to measure each defect class."""
     landing = tmp_path_factory.mktemp("landing_defects")

@@ -7,7 +7,8 @@ import pyarrow as pa
 
 from junheng import SEEDS_DIR
 from junheng.ingest.feeds import FEEDS
-from junheng.ingest.load import staging_view_sql
+from junheng.ingest.load import district_names, staging_view_sql
+from junheng.ingest.submissions import catalogue_table
 from junheng.sql import build_table, sql_text
 
 
@@ -16,8 +17,10 @@ def warehouse() -> duckdb.DuckDBPyConnection:
     con.execute(sql_text("create_schemas.sql"))
     con.execute(sql_text("create_macros.sql"))
     for t in ("districts", "indicators", "aqi_breakpoints"):
-        build_table(con, "reference", t, f"reference/{t}.sql",
-                    {"seed": str(SEEDS_DIR / f"{t}.csv")})
+        params = {"seed": str(SEEDS_DIR / f"{t}.csv")}
+        if t == "indicators":
+            params["table1"] = str(SEEDS_DIR / "table1.csv")
+        build_table(con, "reference", t, f"reference/{t}.sql", params)
     return con
 
 
@@ -35,11 +38,16 @@ def delivery(con: duckdb.DuckDBPyConnection, columns: dict[str, list]) -> None:
 def stage(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list],
           year: int) -> None:
     """Run a staging SQL file over given delivered rows into staging.<table>."""
+    feed, part = next((f, p) for f in FEEDS.values() for p in f.parts if p.staging == table)
+    if feed.unit_column and feed.unit_column not in columns:   # submissions: the department
+        columns = {feed.unit_column: [None] * len(next(iter(columns.values()))), **columns}
     delivery(con, columns)
     if table in ("stg_schools__schools", "stg_health__institutions"):
         con.execute("create or replace temp table _district_names as select distinct "
                     "district as raw_value, district as district_code from _delivery")
-    feed, part = next((f, p) for f in FEEDS.values() for p in f.parts if p.staging == table)
+    elif feed.unit_column:   # as the load does it: NFKC aliases, and the rules' catalogue
+        district_names(con, part)
+        catalogue_table(con)
     rules = sql_text(f"staging/{table}.sql")
     if not part.staging_view:
         con.execute(f"create or replace table staging.{table} as select * exclude (_violations) "

@@ -12,7 +12,8 @@ air-quality stations (about 50 at 1.0, never fewer than one per district).
 Defects are injected at `defect_rate` per class and file (at least one per class
 and file) and written to a ledger, `<landing>/.demo/defects.csv`, so that tests
 can check the ingest quarantines exactly those rows.  The ledger lives in a dot
-folder, which the ingest never reads.
+folder, which the ingest never reads.  The `submissions` feed (submissions.py) has
+files of a few dozen rows and its own, sparser defect scheme.
 """
 
 from __future__ import annotations
@@ -829,7 +830,7 @@ def write_pension(path: Path, table: pa.Table, compresslevel: int, chunk: int = 
 # --------------------------------------------------------------------------- broken deliveries
 
 def break_deliveries(landing: Path, year: int) -> list[str]:
-    """Damage three deliveries of one year, the ways departments have done it."""
+    """Damage four deliveries of one year, the ways departments have done it."""
     done = []
     p = landing / "pension" / str(year) / f"pension_{year}.jsonl.gz"
     data = p.read_bytes()
@@ -842,6 +843,9 @@ def break_deliveries(landing: Path, year: int) -> list[str]:
     lines = h.read_text(encoding="utf-8").splitlines()
     h.write_text("\n".join(",".join(x.split(",")[:2]) for x in lines) + "\n", encoding="utf-8")
     done.append(f"{h.relative_to(landing)}: missing column 接受上门服务老年人数")
+    r = landing / "submissions" / str(year) / f"sport_{year}.csv"
+    r.write_bytes(r.read_bytes().decode("utf-8-sig").encode("gbk"))
+    done.append(f"{r.relative_to(landing)}: GBK where UTF-8 is due")
     return done
 
 
@@ -854,6 +858,10 @@ def generate(landing: Path, opts: Options) -> dict:
     city = build_city(opts.seed)
     ledger = Ledger()
     persons = make_persons(city, opts.seed, opts.scale)
+    # Imported here: submissions.py uses this module's helpers (ledger, CSV writer).
+    from junheng.demo.submissions import plan_submissions, write_submissions
+
+    submitted = plan_submissions(city, opts.seed)
     counts: dict[str, dict[str, int]] = {}
     for year in opts.years:
         log.info("demo feeds %s (seed %s, scale %s)", year, opts.seed, opts.scale)
@@ -886,13 +894,16 @@ def generate(landing: Path, opts: Options) -> dict:
         write_air(folder("environment") / name, air)
         log.info("  air quality: %s station-hours", f"{air.num_rows:,}")
 
+        submission_rows = write_submissions(landing, city, submitted, opts.seed, year,
+                                            opts.defect_rate, ledger, _write_csv)
+
         name = f"pension_{year}.jsonl.gz"
         pension = make_pension(city, persons, opts.seed, year, opts, ledger, name)
         write_pension(folder("pension") / name, pension, opts.compresslevel)
         counts[str(year)] = {
             "townships": len(towns), "schools": len(rows), "health_institutions": len(orgs),
             "eldercare_facilities": len(facilities), "air_rows": air.num_rows,
-            "pension_records": pension.num_rows,
+            "pension_records": pension.num_rows, "submission_rows": submission_rows,
         }
         del pension, air
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from junheng.reference import indicators
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class FileSpec:
     format: str                         # csv | xlsx | jsonl.gz
     encoding: str | None
     parts: tuple[Part, ...]
+    unit: str | None = None             # its own unit of delivery (submissions: department)
 
     def name(self, year: int) -> str:
         return self.pattern.format(year=year)
@@ -52,10 +55,25 @@ class Feed:
     files: tuple[FileSpec, ...]
     depends_on: tuple[str, ...] = field(default=())  # staging tables checked against
     priority: int = 0                                 # higher runs first within a run
+    # The unit of delivery (feeds.md, last section) is the feed-year, or, where the files
+    # name their unit (FileSpec.unit), each file: loaded, audited and published on its own,
+    # its rows carrying the unit in this column of raw and staging (submissions:
+    # `department`). `unit` is set on the feed of one such unit (see `units`).
+    unit_column: str | None = None
+    unit: str | None = None
 
     @property
     def parts(self) -> tuple[Part, ...]:
-        return tuple(p for f in self.files for p in f.parts)
+        # Files of one table (the submissions of each department) share its Part: once.
+        return tuple({p.entity: p for f in self.files for p in f.parts}.values())
+
+    def units(self) -> tuple[Feed, ...]:
+        """The units of delivery: the feed itself, or one feed per unit holding its files."""
+        if self.unit_column is None:
+            return (self,)
+        names = dict.fromkeys(f.unit for f in self.files)
+        return tuple(replace(self, files=tuple(f for f in self.files if f.unit == u), unit=u)
+                     for u in names)
 
 
 POPULATION = Feed("population", "统计局 Statistics bureau", (
@@ -150,5 +168,57 @@ ENVIRONMENT = Feed("environment", "生态环境局 Ecology and environment burea
     ),)),
 ))
 
+# feeds.md section 7: file prefix -> 部门. Which indicators each department submits, and in
+# which form and unit, is the catalogue's (warehouse/seeds/indicators.csv, `source` =
+# `submissions:<department>`), read by `submission_indicators`.
+SUBMISSION_DEPARTMENTS = {
+    "health": "卫健委", "civil_affairs": "民政局", "education": "教育局",
+    "human_resources": "人社局", "medical_security": "医保局", "housing": "住建局",
+    "justice": "司法局", "disabled_persons": "残联", "transport": "交通局",
+    "veterans": "退役军人事务局", "culture": "文广旅局", "sport": "体育局",
+    "emergency": "应急管理局", "public_security": "公安局",
+}
+SUBMISSION_FORMS = ("ratio", "count", "flag", "estimate")
+
+
+def submission_indicators() -> dict[str, tuple[dict[str, str], ...]]:
+    """department -> its catalogue rows (indicator_id, form, unit, ...), in catalogue order.
+    A catalogue row of an undeclared department, or a department without indicators, is an
+    error: the contract and the catalogue must agree."""
+    out: dict[str, list[dict[str, str]]] = {d: [] for d in SUBMISSION_DEPARTMENTS}
+    for row in indicators():
+        source = row["source"]
+        if not source.startswith("submissions:"):
+            continue
+        department = source.removeprefix("submissions:")
+        if department not in out:
+            raise ValueError(f"indicator {row['indicator_id']}: {source} is no department of "
+                             "feeds.md section 7")
+        if row["form"] not in SUBMISSION_FORMS:
+            raise ValueError(f"indicator {row['indicator_id']}: form {row['form']!r} is none "
+                             f"of {', '.join(SUBMISSION_FORMS)}")
+        out[department].append(row)
+    empty = [d for d, rows in out.items() if not rows]
+    if empty:
+        raise ValueError(f"no indicator of {', '.join(empty)} in the catalogue")
+    return {d: tuple(rows) for d, rows in out.items()}
+
+
+SUBMISSIONS_PART = Part(
+    "submissions__indicators", "stg_submissions__indicators",
+    {"指标编码": "indicator_id", "区县": "district", "分子": "numerator", "分母": "denominator",
+     "数值": "value", "标准误": "standard_error", "样本量": "sample_size", "备注": "note"},
+    keys=("indicator_id", "district"), district_column="district",
+    grain="One row per department, indicator, district (and the city, 320500, for a survey "
+          "estimate) and reporting year, as the department submitted it.",
+)
+
+SUBMISSIONS = Feed("submissions", "各部门 Departments (indicator submissions)", tuple(
+    FileSpec(f"{department}_{{year}}.csv", "csv", "utf-8-sig", (SUBMISSIONS_PART,),
+             unit=department)
+    for department in submission_indicators()
+), unit_column="department")
+
 FEEDS: dict[str, Feed] = {f.id: f for f in
-                          (POPULATION, SCHOOLS, HEALTH, PENSION, ELDERCARE, ENVIRONMENT)}
+                          (POPULATION, SCHOOLS, HEALTH, PENSION, ELDERCARE, ENVIRONMENT,
+                           SUBMISSIONS)}

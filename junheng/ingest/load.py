@@ -9,6 +9,11 @@ candidate whose critical expectations all pass is swapped in, in one DuckDB tran
 nothing: its delivery is recorded as `rejected` with the failures, and the last good
 data of the feed-year stays in use and published. A file that cannot be read raises
 `DeliveryError`; its delivery is recorded as `failed`, likewise replacing nothing.
+
+A feed whose files are units of their own (`Feed.unit_column`: submissions, one file per
+department) goes through the same steps once per unit (`load_feed_units`): each file has
+its own delivery, audit and publication, which replaces only that unit's rows of the year
+in raw, staging and quarantine.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from junheng.ingest import submissions
 from junheng.ingest.feeds import Feed, FileSpec, Part
 from junheng.ingest.readers import (
     DeliveryError,
@@ -39,7 +45,7 @@ from junheng.ingest.readers import (
 from junheng.ops.landing import arrived_at, changed_at, file_sha256, year_entries
 from junheng.privacy import scrub
 from junheng.quality.expectations import Outcome
-from junheng.reference import alias_map, normalise_name
+from junheng.reference import CITY_CODE, alias_map, normalise_name
 from junheng.sql import ident, one, relation_exists, relation_kind, sql_text
 
 BIG_CSV_BYTES = 5_000_000  # above this a CSV goes straight into DuckDB
@@ -71,6 +77,7 @@ class PartResult:
     rows_loaded: int
     rows_rejected: int
     extra_columns: list[str] = field(default_factory=list)
+    unit: tuple[str, str] | None = None   # (column, value) of a unit of delivery's rows
 
     @property
     def rejected_share(self) -> float:
@@ -83,6 +90,7 @@ UNCHANGED = "unchanged"          # the deliveries in use already: nothing to do
 REJECTED = "rejected"            # audited, failed its critical expectations: replaced nothing
 REJECTED_BEFORE = "rejected before"  # the same files were rejected by an earlier run
 FAILED = "failed"                # unreadable: replaced nothing
+NOT_DELIVERED = "not delivered"  # a unit's file is missing: replaced nothing
 
 
 @dataclass
@@ -97,6 +105,7 @@ class FeedResult:
     audited: list[PartResult] = field(default_factory=list)  # the candidate's counts
     message: str | None = None               # why it was rejected
     seconds: dict[str, float] = field(default_factory=dict)  # archive, read, audit, write
+    unit: str | None = None                  # the unit of delivery (submissions: department)
 
     @property
     def unchanged(self) -> bool:
@@ -216,16 +225,28 @@ def _read(con: duckdb.DuckDBPyConnection, d: Delivery) -> dict[str, list[str]]:
     return extras
 
 
-def _district_names(con: duckdb.DuckDBPyConnection, part: Part) -> None:
+def _add_unit_column(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> None:
+    """A unit's rows carry their unit (raw keeps it beside the delivered columns)."""
+    for part in d.spec.parts:
+        read = f"_read_{ident(part.entity)}"
+        con.execute(f"create or replace temp table {read} as select _line, _error, "
+                    f"?::varchar as {ident(feed.unit_column)}, * exclude (_line, _error) "
+                    f"from {read}", [d.spec.unit])
+
+
+def district_names(con: duckdb.DuckDBPyConnection, part: Part) -> None:
     """Map every distinct delivered district text to a code after NFKC and trimming."""
     col = ident(part.district_column)
     values = [r[0] for r in con.execute(
         f"select distinct {col} from _delivery where {col} is not null").fetchall()]
     aliases = alias_map()
     codes = [aliases.get(normalise_name(v)) for v in values]
+    # The city's code, for the feeds whose rules allow it (submissions: estimate rows).
+    city = [normalise_name(v) == CITY_CODE for v in values]
     _materialise_arrow(con, "_district_names",
                        pa.table({"raw_value": pa.array(values, pa.string()),
-                                 "district_code": pa.array(codes, pa.string())}))
+                                 "district_code": pa.array(codes, pa.string()),
+                                 "is_city": pa.array(city, pa.bool_())}))
 
 
 # --------------------------------------------------------------------------- writing
@@ -237,6 +258,7 @@ def ensure_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(sql_text("create_schemas.sql"))
     con.execute(sql_text("create_quality_tables.sql"))
     con.execute(sql_text("create_macros.sql"))
+    submissions.catalogue_table(con)
 
 
 def _known_files(con: duckdb.DuckDBPyConnection, feed: Feed, year: int) -> dict:
@@ -288,10 +310,12 @@ def record_deliveries(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery]
         con.execute(
             "insert into quality.deliveries (feed, year, file_name, sha256, bytes, arrived_at, "
             "recorded_at, run_id, status, message, rows_read, rows_loaded, rows_rejected, "
-            "archive_path, changed_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "archive_path, changed_at, department) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [d.feed, d.year, name, d.sha256, d.bytes, d.arrived_at, now, run_id, status,
              scrub(message or d.problem), read, loaded, rejected,
-             str(d.archive_path) if d.archive_path else None, d.changed_at])
+             str(d.archive_path) if d.archive_path else None, d.changed_at,
+             d.spec.unit if d.spec and not d.problem else None])
 
 
 def record_checks(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
@@ -363,20 +387,90 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
     t0 = time.perf_counter()
     for d in deliveries:
         archive(d, archive_root, known)
+    _keep_unexpected(con, unexpected, archive_root, known, run_id)
+    seconds = {"archive": time.perf_counter() - t0}
+    return _load(con, feed, year, deliveries, unexpected, run_id, audit, force, seconds)
+
+
+def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landing: Path,
+                    archive_root: Path, run_id: str, audit: Audit,
+                    force: bool = False) -> list[FeedResult]:
+    """Write, audit, publish each unit of delivery of a feed-year on its own (a feed with
+    `unit_column`: submissions, one file per department), as `load_feed_year` does a
+    feed-year. A unit whose file is missing (`not delivered`) or unreadable (`failed`), or
+    whose candidate is rejected, replaces nothing, its last good data stays in use, and the
+    other units go on. One result per unit, in feeds.md order; the landing zone's
+    unexpected entries are on the first. The unit's raw and staging tables exist
+    afterwards (empty while no unit has been published), so what reads them can run."""
+    ensure_quality_tables(con)
+    clean_archive_tmp(archive_root)
+    deliveries, unexpected = scan(landing, feed, year)
+    known = {} if force else _known_files(con, feed, year)
+    _keep_unexpected(con, unexpected, archive_root, known, run_id)
+    results = []
+    for unit in feed.units():
+        mine = [d for d in deliveries if d.spec in unit.files]
+        t0 = time.perf_counter()
+        try:
+            for d in mine:
+                archive(d, archive_root, known)
+            result = _load(con, unit, year, mine, [], run_id, audit, force,
+                           {"archive": time.perf_counter() - t0})
+        except DeliveryError as exc:
+            result = FeedResult(feed.id, year, published_parts(con, unit, year), mine, [],
+                                status=FAILED if mine else NOT_DELIVERED, message=str(exc))
+        result.unit = unit.unit
+        results.append(result)
+    if results:
+        results[0].unexpected = unexpected
+    _in_transaction(con, _ensure_tables, feed)
+    return results
+
+
+def _keep_unexpected(con: duckdb.DuckDBPyConnection, unexpected: list[Delivery],
+                     archive_root: Path, known: dict, run_id: str) -> None:
     for d in unexpected:   # kept too (every delivered file is), but never read
         if d.path.name == d.file_name and d.problem and "not read" not in d.problem:
             try:
                 archive(d, archive_root, known)
             except DeliveryError:
                 pass       # swapped for a link or a FIFO meanwhile: still unexpected
-    seconds = {"archive": time.perf_counter() - t0}
     if unexpected:
         _in_transaction(con, record_deliveries, unexpected, "unexpected", run_id)
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
+    """Empty raw and staging tables of a feed's parts where none exist yet: the columns the
+    reader and the rules give an empty delivery."""
+    for part in feed.parts:
+        e = ident(part.entity)
+        if relation_exists(con, "raw", part.raw_table) and \
+                relation_exists(con, "staging", part.staging):
+            continue
+        unit = f"null::varchar as {ident(feed.unit_column)}, " if feed.unit_column else ""
+        cols = ", ".join(f"null::varchar as {ident(c)}" for c in part.columns.values())
+        con.execute(f"create or replace temp table _read_{e} as select null::bigint as _line, "
+                    f"null::varchar as _error, {unit}{cols} limit 0")
+        _create_raw(con, part, f"raw.{ident(part.raw_table)}", f"_read_{e}")
+        con.execute(f"create or replace temp view _delivery as select * from _read_{e}")
+        if part.district_column:
+            district_names(con, part)
+        rules = sql_text(f"staging/{part.staging}.sql")
+        con.execute(f"create table if not exists staging.{ident(part.staging)} as select * "
+                    f"exclude (_violations) from ({rules}) limit 0", {"year": 0})
+        drop_read(con, f"_read_{e}")
+
+
+def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: list[Delivery],
+          unexpected: list[Delivery], run_id: str, audit: Audit, force: bool,
+          seconds: dict[str, float]) -> FeedResult:
+    """Write, audit, publish the archived deliveries of one unit of delivery."""
     delivered = {d.file_name for d in deliveries}
     missing = [f.name(year) for f in feed.files if f.name(year) not in delivered]
     if missing:
+        what = f"this {feed.unit_column}" if feed.unit else "this feed"
         raise DeliveryError(missing[0], f"not delivered: {feed.id}/{year}/ holds no such file "
-                            "(nothing of this feed-year was loaded)")
+                            f"(nothing of {what}-year was loaded)")
     copies = _copied_from_other_years(con, feed, year, deliveries)
     if copies:
         return _reject_copies(con, feed, year, deliveries, unexpected, copies, run_id)
@@ -403,6 +497,8 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
         try:
             for d in deliveries:
                 extras |= _read(con, d)
+                if feed.unit_column:
+                    _add_unit_column(con, feed, d)
         except DeliveryError as exc:
             bad = [d for d in deliveries if d.file_name == exc.file_name] or deliveries
             _in_transaction(con, record_deliveries, bad, "failed", run_id, str(exc))
@@ -557,7 +653,7 @@ def _stage_candidate(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: D
     read_table = f"_read_{e}"
     con.execute(f"create or replace temp view _delivery as select * from {read_table}")
     if part.district_column:
-        _district_names(con, part)
+        district_names(con, part)
     rules = sql_text(f"staging/{part.staging}.sql")
     params = {"feed": feed.id, "year": year, "file": d.file_name, "sha": d.sha256,
               "table": part.raw_table, "run": run_id}
@@ -582,7 +678,9 @@ def _stage_candidate(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: D
     _scrub_quarantine(con, f"_quarantine_{e}")
     read = one(con, f"select count(*) from {read_table}")[0]
     rejected = one(con, f"select count(distinct line) from _quarantine_{e}")[0]
-    return PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected, extra)
+    unit = (feed.unit_column, feed.unit) if feed.unit else None
+    return PartResult(part, d.file_name, d.sha256, read, read - rejected, rejected, extra,
+                      unit=unit)
 
 
 def staging_view_sql(part: Part, rows: str, quarantine: str) -> str:
@@ -593,21 +691,27 @@ def staging_view_sql(part: Part, rows: str, quarantine: str) -> str:
 
 def _publish_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
                   r: PartResult) -> None:
-    """Swap an audited candidate in (inside the caller's transaction)."""
+    """Swap an audited candidate in (inside the caller's transaction): the feed-year's rows,
+    or a unit of delivery's rows of the year (its unit column; its files' quarantine)."""
     part, e = r.part, ident(r.part.entity)
     raw, stg = f"raw.{ident(part.raw_table)}", f"staging.{ident(part.staging)}"
+    unit, params = "", []
+    if feed.unit:
+        unit, params = f" and {ident(feed.unit_column)} = ?", [feed.unit]
     _create_raw(con, part, raw, f"_read_{e}")
-    con.execute(f"delete from {raw} where _year = ?", [year])
+    con.execute(f"delete from {raw} where _year = ?{unit}", [year, *params])
     con.execute(f"insert into {raw} by name select ?::integer as _year, ? as _delivery_sha256, * "
                 f"from _read_{e}", [year, r.sha256])
-    con.execute("delete from quality.quarantine where feed = ? and year = ? and table_name = ?",
-                [feed.id, year, part.raw_table])
+    con.execute("delete from quality.quarantine where feed = ? and year = ? and table_name = ?"
+                + (" and list_contains(?, file_name)" if feed.unit else ""),
+                [feed.id, year, part.raw_table]
+                + ([[f.name(year) for f in feed.files]] if feed.unit else []))
     con.execute(f"insert into quality.quarantine by name select * from _quarantine_{e}")
     if part.staging_view:
         _create_staging_view(con, part, stg)
         return
     con.execute(f"create table if not exists {stg} as select * from _candidate_{e} limit 0")
-    con.execute(f"delete from {stg} where year = ?", [year])
+    con.execute(f"delete from {stg} where year = ?{unit}", [year, *params])
     con.execute(f"insert into {stg} by name select * from _candidate_{e}")
 
 
@@ -631,10 +735,14 @@ def _create_staging_view(con: duckdb.DuckDBPyConnection, part: Part, stg: str) -
         part, rows=f"raw.{ident(part.raw_table)}", quarantine="quality.quarantine"))
 
 
-def rejected_lines(con: duckdb.DuckDBPyConnection, feed_id: str, year: int, table: str) -> int:
-    """Quarantined rows of a feed-year's raw table (a row breaking two rules counts once)."""
-    return one(con, "select count(distinct line) from quality.quarantine where feed = ? "
-                    "and year = ? and table_name = ?", [feed_id, year, table])[0]
+def rejected_lines(con: duckdb.DuckDBPyConnection, feed_id: str, year: int, table: str,
+                   file_names: list[str] | None = None) -> int:
+    """Quarantined rows of a feed-year's raw table (a row breaking two rules counts once),
+    or of some of its files only (one unit of delivery's)."""
+    files = " and list_contains(?, file_name)" if file_names is not None else ""
+    return one(con, "select count(distinct (file_name, line)) from quality.quarantine "
+                    f"where feed = ? and year = ? and table_name = ?{files}",
+               [feed_id, year, table] + ([file_names] if file_names is not None else []))[0]
 
 
 def published_parts(con: duckdb.DuckDBPyConnection, feed: Feed, year: int) -> list[PartResult]:
@@ -648,9 +756,14 @@ def published_parts(con: duckdb.DuckDBPyConnection, feed: Feed, year: int) -> li
                                   relation_exists(con, "staging", p.staging)
                                   for p in spec.parts):
             return []
+        unit, params = "", []
+        if feed.unit:
+            unit, params = f" and {ident(feed.unit_column)} = ?", [feed.unit]
         for part in spec.parts:
-            read = one(con, f"select count(*) from raw.{ident(part.raw_table)} where _year = ?",
-                       [year])[0]
-            rejected = rejected_lines(con, feed.id, year, part.raw_table)
-            out.append(PartResult(part, row[0], row[1], read, read - rejected, rejected))
+            read = one(con, f"select count(*) from raw.{ident(part.raw_table)} where _year = ?"
+                            f"{unit}", [year, *params])[0]
+            rejected = rejected_lines(con, feed.id, year, part.raw_table,
+                                      [spec.name(year)] if feed.unit else None)
+            out.append(PartResult(part, row[0], row[1], read, read - rejected, rejected,
+                                  unit=(feed.unit_column, feed.unit) if feed.unit else None))
     return out

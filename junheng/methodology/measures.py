@@ -1,36 +1,41 @@
 """Equalisation measures across the districts of one year (methodology.md section 4).
 
-Plain functions on arrays: y the values, p the population weights (summing to 1),
-groups the urban-district / county-city labels. A formula that divides by zero or
-takes the log of a value <= 0 gives None with a reason, never 0 or an error.
+Plain functions on arrays: y the values, p the population weights (normalised here to sum
+to 1), groups the urban-district / county-city labels. A formula that divides by zero or
+takes the log of a value <= 0 gives None, and `all_measures` says why, never 0 or an error.
+Terms with y = 0 contribute 0 to Theil T (0 · ln 0 = 0).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 MEASURES = ("mean_weighted", "max_min_ratio", "cv", "williamson", "theil_t", "theil_t_between",
             "theil_t_within", "theil_l", "gini", "atkinson_1")
 
-
-@dataclass
-class Measures:
-    values: dict[str, float | None]
-    reasons: dict[str, str]
+ZERO_VALUE = "zero value"          # a y <= 0 where a log or a division needs y > 0
+ZERO_MEAN = "zero mean"            # μ (or the plain mean) is 0: nothing to divide by
+NEGATIVE_VALUE = "negative value"  # y < 0: a share of the total is meaningless
 
 
-def _clean(y, p) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(y, p) -> tuple[np.ndarray, np.ndarray, float]:
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
-    return y, p / p.sum()
+    p = p / p.sum()
+    return y, p, float(np.sum(p * y))
+
+
+def _xlogx_over(y: np.ndarray, mu: float) -> np.ndarray:
+    """(y/μ) ln(y/μ) with 0 · ln 0 = 0."""
+    r = y / mu
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0)
 
 
 def mean_weighted(y, p) -> float:
-    y, p = _clean(y, p)
-    return float(np.sum(p * y))
+    return _arrays(y, p)[2]
 
 
 def max_min_ratio(y) -> float | None:
@@ -44,65 +49,59 @@ def cv(y) -> float | None:
 
 
 def williamson(y, p) -> float | None:
-    y, p = _clean(y, p)
-    mu = np.sum(p * y)
+    y, p, mu = _arrays(y, p)
     return float(math.sqrt(np.sum(p * (y - mu) ** 2)) / mu) if mu != 0 else None
 
 
 def theil_t(y, p) -> float | None:
-    y, p = _clean(y, p)
-    mu = np.sum(p * y)
-    if mu <= 0 or (y <= 0).any():
+    y, p, mu = _arrays(y, p)
+    if mu <= 0 or (y < 0).any():
         return None
-    r = y / mu
-    return float(np.sum(p * r * np.log(r)))
+    return float(np.sum(p * _xlogx_over(y, mu)))
 
 
 def theil_t_between(y, p, groups) -> float | None:
-    y, p = _clean(y, p)
+    y, p, mu = _arrays(y, p)
     groups = np.asarray(groups)
-    mu = np.sum(p * y)
-    if mu <= 0 or (y <= 0).any():
+    if mu <= 0 or (y < 0).any():
         return None
     total = 0.0
     for g in np.unique(groups):
         m = groups == g
         pg = p[m].sum()
-        mug = np.sum(p[m] * y[m]) / pg
-        total += pg * (mug / mu) * math.log(mug / mu)
+        if pg > 0:
+            mug = np.sum(p[m] * y[m]) / pg
+            total += pg * float(_xlogx_over(np.array([mug]), mu)[0])
     return float(total)
 
 
 def theil_l(y, p) -> float | None:
-    y, p = _clean(y, p)
-    mu = np.sum(p * y)
-    if mu <= 0 or (y <= 0).any():
+    y, p, mu = _arrays(y, p)
+    if (y <= 0).any():
         return None
     return float(np.sum(p * np.log(mu / y)))
 
 
 def gini(y, p) -> float | None:
-    y, p = _clean(y, p)
-    mu = np.sum(p * y)
+    y, p, mu = _arrays(y, p)
     if mu == 0:
         return None
     return float(np.sum(p[:, None] * p[None, :] * np.abs(y[:, None] - y[None, :])) / (2 * mu))
 
 
 def atkinson_1(y, p) -> float | None:
-    y, p = _clean(y, p)
-    mu = np.sum(p * y)
-    if mu <= 0 or (y <= 0).any():
+    y, p, mu = _arrays(y, p)
+    if (y <= 0).any():
         return None
     return float(1 - math.exp(np.sum(p * np.log(y))) / mu)
 
 
-def all_measures(y, p, groups) -> Measures:
-    """Every measure for one subject and year, with a reason for each that is null."""
+def all_measures(y, p, groups) -> tuple[dict[str, float | None], str | None]:
+    """Every measure of one subject and year, and the reason(s) why any is null.
+
+    The caller has checked that every district has a value and a population weight.
+    """
     y = np.asarray(y, float)
-    if len(y) == 0 or np.isnan(y).any():
-        reason = "a district has no value"
-        return Measures(dict.fromkeys(MEASURES), dict.fromkeys(MEASURES, reason))
     t = theil_t(y, p)
     tb = theil_t_between(y, p, groups)
     values = {
@@ -117,16 +116,22 @@ def all_measures(y, p, groups) -> Measures:
         "gini": gini(y, p),
         "atkinson_1": atkinson_1(y, p),
     }
-    reasons = {}
-    for k, v in values.items():
-        if v is None:
-            reasons[k] = ("mean is zero" if mean_weighted(y, p) == 0 else
-                          "a value <= 0 (log undefined or division by zero)")
-    return Measures(values, reasons)
+    reasons = []
+    if any(v is None for v in values.values()):
+        if (y < 0).any():
+            reasons.append(NEGATIVE_VALUE)
+        if (y <= 0).any():
+            reasons.append(ZERO_VALUE)
+        if values["mean_weighted"] == 0 or y.mean() == 0:
+            reasons.append(ZERO_MEAN)
+    return values, "; ".join(reasons) or None
 
 
 def ols(x, y) -> tuple[float, float, float, int] | None:
-    """Slope, its standard error, intercept and n of y on x (None below 3 points for se)."""
+    """Slope, its standard error (NaN with 2 points), intercept and n of y on x.
+
+    None when fewer than 2 points or no spread in x.
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = ~(np.isnan(x) | np.isnan(y))
     x, y = x[ok], y[ok]
@@ -137,9 +142,8 @@ def ols(x, y) -> tuple[float, float, float, int] | None:
     sxx = np.sum((x - xm) ** 2)
     slope = float(np.sum((x - xm) * (y - ym)) / sxx)
     intercept = float(ym - slope * xm)
+    se = float("nan")
     if n > 2:
         resid = y - (intercept + slope * x)
         se = float(math.sqrt(np.sum(resid ** 2) / (n - 2) / sxx))
-    else:
-        se = float("nan")
     return slope, se, intercept, n

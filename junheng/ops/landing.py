@@ -32,6 +32,7 @@ DUE = {
     "pension": (2, 28),        # human resources: enrolment at 31 December
     "eldercare": (3, 31),      # civil affairs
     "environment": (1, 31),    # environment: hourly readings of the whole year
+    "submissions": (3, 31),    # the other departments' indicator submissions (feeds.md 7)
 }
 
 NOT_READ = ": not read"
@@ -240,7 +241,9 @@ def file_sha256(path: Path, chunk: int = 16 << 20) -> str:
 
 def complete_feed_years(landing: Path, cache: dict, known: dict | None = None
                         ) -> list[FeedYear]:
-    """Feed-years (plan years) whose expected files are all present as regular files.
+    """Feed-years (plan years) whose expected files are all present as regular files; for a
+    feed whose files are units of delivery of their own (submissions), the files of every
+    unit present, when there is one.
 
     `cache` maps a file's path (relative to the landing zone) to [size, mtime_ns, ctime_ns,
     sha256 or None] as seen at the previous call, and is replaced by what is seen now. A
@@ -257,7 +260,10 @@ def complete_feed_years(landing: Path, cache: dict, known: dict | None = None
     for (feed_id, year), files in sorted(found.items()):
         present = {p.name: p for p in files}
         names = [f.name(year) for f in FEEDS[feed_id].files]
-        if not all(n in present for n in names):
+        if FEEDS[feed_id].unit_column:
+            names = [n for u in FEEDS[feed_id].units() for n in [f.name(year) for f in u.files]
+                     if all(f.name(year) in present for f in u.files)]
+        if not names or not all(n in present for n in names):
             continue
         states = []
         for name in names:

@@ -8,8 +8,18 @@ import math
 
 import pyarrow as pa
 
-STATUS_COLOURS = {"achieved": "#1a7f37", "on_track": "#4c9be8", "off_track": "#d9822b",
-                  "regressing": "#c62828", None: "#9e9e9e"}
+STATUS_COLOURS = {"achieved": "#1a7f37", "substantial_progress": "#4c9be8",
+                  "moderate_progress": "#8fb8e8", "limited_progress": "#d9822b",
+                  "deterioration": "#c62828", "not_met": "#7b1fa2",
+                  "insufficient_data": "#9e9e9e", None: "#9e9e9e"}
+AREA_NAMES = {"early_years": "幼有所育 Early years", "education": "学有所教 Education",
+              "employment": "劳有所得 Employment", "health": "病有所医 Health",
+              "elderly": "老有所养 Elderly", "funeral": "逝有所安 Funeral services",
+              "housing": "住有所居 Housing", "assistance": "弱有所扶 Assistance",
+              "transport": "行有所畅 Transport", "environment": "环境有改善 Environment",
+              "veterans": "优军服务保障 Veterans",
+              "culture_sport": "文体服务保障 Culture and sport",
+              "safety": "安全服务保障 Safety"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
@@ -152,6 +162,50 @@ padding:.5rem 1rem}code{font-size:12px}.mono{font-family:monospace;font-size:11p
 """
 
 
+def _indicator_sections(tables: dict[str, pa.Table], plan, years: list[int],
+                        areas: list[str], names: dict[str, str]) -> str:
+    """Per service area, every indicator: name, unit, target, the city's value by year,
+    the districts' range in the last year, and the city's status."""
+    cat = plan.extras.get("catalogue")
+    if cat is None:
+        return ""
+    values = _rows(tables["indicator_values"])
+    city = {(r["indicator_id"], r["year"]): r for r in values if r["district_code"] == "320500"}
+    last = years[-1]
+    spread: dict[str, list[float]] = {}
+    for r in values:
+        if r["year"] == last and r["district_code"] != "320500" and r["value"] is not None:
+            spread.setdefault(r["indicator_id"], []).append(r["value"])
+    status = {r["indicator_id"]: r["status"] for r in _rows(tables["target_progress"])
+              if r["year"] == last and r["district_code"] == "320500"}
+    out = ["<h2>Indicators by service area</h2>"]
+    rows_by_area: dict[str, list] = {}
+    for c in cat.to_dict("records"):
+        rows_by_area.setdefault(c["area"], []).append(c)
+    for area in [*areas, *(a for a in rows_by_area if a not in areas)]:
+        out.append(f"<h3>{_e(AREA_NAMES.get(area, area))}</h3>")
+        body = []
+        for c in rows_by_area.get(area, []):
+            i = c["indicator_id"]
+            target = ("–" if c["target_rule"] is None or c["target_2025"] != c["target_2025"]
+                      else f"{_e(c['target_rule'])} {_num(c['target_2025'])}")
+            cells = []
+            for y in years:
+                r = city.get((i, y))
+                cells.append(_num(r["value"]) if r and r["value"] is not None else
+                             f"<span class='note' title='{_e(r['null_reason'] if r else '')}'>"
+                             "–</span>")
+            rng = spread.get(i)
+            body.append([f"<b>{_e(i)}</b> {_e(c['name_zh'])}<br><span class='note'>"
+                         f"{_e(c['name_en'])}{'' if c['in_index'] else ' (not in the index)'}"
+                         "</span>", _e(c["unit"]), target, *cells,
+                         f"{_num(min(rng))}–{_num(max(rng))}" if rng else "–",
+                         _badge(status.get(i)) if i in status else "–"])
+        out.append(_table(["Indicator", "Unit", "Target 2025", *map(str, years),
+                           f"Districts {last}", f"City status {last}"], body))
+    return "".join(out)
+
+
 def render_index(manifest: dict, tables: dict[str, pa.Table], plan) -> str:
     idx = _rows(tables["equalisation_index"])
     years = sorted({r["year"] for r in idx})
@@ -198,18 +252,30 @@ def render_index(manifest: dict, tables: dict[str, pa.Table], plan) -> str:
                  "(the city is not ranked).</p>")
     parts.append(_table(["District"] + [str(y) for y in years], trend_rows))
     if city and city.get("equality_adjusted_attainment") is not None:
-        parts.append(f"<p>City attainment index {last}: <b>{city['attainment_index']:.2f}</b>; "
-                     f"equality-adjusted (× (1 − Atkinson)) "
-                     f"<b>{city['equality_adjusted_attainment']:.2f}</b>.</p>")
+        parts.append(f"<p>City attainment index {last}: <b>{_num(city['attainment_index'])}"
+                     f"</b>; equality-adjusted (IHDI form, Π max(I, 1)<sup>p</sup>) "
+                     f"<b>{_num(city['equality_adjusted_attainment'])}</b>, a loss of "
+                     f"{_num(city.get('loss_pct'))} % to inequality between districts.</p>")
+    if city and city.get("attainment_index") is None and city.get("null_reason"):
+        parts.append(f"<p class='note'>City index {last}: {_e(city['null_reason'])}.</p>")
 
-    parts.append(f"<h2>Domain scores, {last}</h2>")
-    parts.append(_table(["District", "Education", "Health", "Elderly", "Environment",
-                         "Index", "Targets met"],
-                        [[_e(names[r["district_code"]]), _num(r["education"], 1),
-                          _num(r["health"], 1), _num(r["elderly"], 1),
-                          _num(r["environment"], 1), _num(r["attainment_index"], 1),
+    area_rows = _rows(tables["area_scores"])
+    present = {r["area"] for r in area_rows}
+    areas = [a for a in AREA_NAMES if a in present] + sorted(present - set(AREA_NAMES))
+    area_grid = {(r["district_code"], r["area"]): r for r in area_rows if r["year"] == last}
+    parts.append(f"<h2>Area scores, {last}</h2>")
+    parts.append("<p class='note'>Weighted mean score (0–100) of each service area's "
+                 "indicators in the index; * provisional (an in-index indicator is missing: "
+                 "see missing_indicators).</p>")
+    parts.append(_table(["District", *(AREA_NAMES.get(a, a) for a in areas), "Index",
+                         "Targets met"],
+                        [[_e(names[r["district_code"]]),
+                          *(_num((area_grid.get((r["district_code"], a)) or {}).get("score"), 1)
+                            for a in areas),
+                          _num(r["attainment_index"], 1) + ("*" if r.get("provisional") else ""),
                           f"{r['targets_met']}/{r['targets_total']}"]
                          for r in sorted(latest, key=lambda r: r["district_code"])]))
+    parts.append(_indicator_sections(tables, plan, years, areas, names))
 
     meas = [r for r in _rows(tables["equalisation_measures"]) if r["subject_kind"] == "index"]
     parts.append("<h2>Equalisation trend (attainment index across the districts)</h2>")
@@ -235,11 +301,14 @@ def render_index(manifest: dict, tables: dict[str, pa.Table], plan) -> str:
     parts.append(f"<h2>Progress towards the 2025 targets, {last}</h2>")
     city_prog = sorted([r for r in prog if r["year"] == last and r["district_code"] == "320500"],
                        key=lambda r: r["indicator_id"])
-    parts.append(_table(["Indicator", "Baseline 2020 (computed)", "Table 1 baseline", "Value",
-                         "Target", "Progress", "Status"],
-                        [[r["indicator_id"], _num(r["baseline"]), _num(r["baseline_published"]),
-                          _num(r["value"]), f"{_e(r['target_rule'])} {_num(r['target'])}",
-                          _num(r["progress"]), _badge(r["status"])] for r in city_prog]))
+    parts.append(_table(["Indicator", "Type", "Base (computed)", "Table 1 baseline", "Value",
+                         "Target", "Progress share", "Ratio", "Status"],
+                        [[r["indicator_id"], _e(r["target_type"]),
+                          f"{_num(r['baseline'])} ({r['base_year'] or '–'})",
+                          _num(r["baseline_published"]), _num(r["value"]),
+                          f"{_e(r['target_rule'])} {_num(r['target'])}",
+                          _num(r["progress_share"]), _num(r["ratio"]), _badge(r["status"])]
+                         for r in city_prog]))
     ids = sorted({r["indicator_id"] for r in prog})
     grid = {(r["district_code"], r["indicator_id"]): r["status"] for r in prog
             if r["year"] == last}
@@ -249,9 +318,8 @@ def render_index(manifest: dict, tables: dict[str, pa.Table], plan) -> str:
                                            f'style="color:{STATUS_COLOURS.get(grid.get((c, i)))}">'
                                            "■</span>" for i in ids]
                          for c in sorted(names)], cls="grid"))
-    parts.append("<p class='note'>" + " ".join(_badge(s) for s in
-                                               ("achieved", "on_track", "off_track",
-                                                "regressing")) + "</p>")
+    parts.append("<p class='note'>" + " ".join(_badge(s) for s in STATUS_COLOURS if s)
+                 + "</p>")
 
     sens = [r for r in _rows(tables["rank_sensitivity"]) if r["year"] == last]
     parts.append(f"<h2>How robust are the ranks? ({last})</h2>")

@@ -34,12 +34,15 @@ import pyarrow.parquet as pq
 from junheng import PLAN_YEARS, PROJECT_ROOT
 from junheng.ingest.feeds import FEEDS
 from junheng.lineage import stale_years
-from junheng.methodology.index import cross_year
+from junheng.methodology.index import cross_year, with_targets
+from junheng.methodology.values import finalize_series, stored_figures
 from junheng.ops.landing import file_sha256
 from junheng.publish.dictionary import TABLES, dictionary_rows, schema
 from junheng.registry import per_year_published
 from junheng.sql import ident, one, relation_exists
 
+# The feeds without whose good data a year is withheld (methodology.md section 7).
+YEAR_FEEDS = ("population",)
 # Read from the marts for the published years; the others are computed here.
 YEAR_TABLES = tuple(t.name for t in per_year_published())
 
@@ -73,8 +76,10 @@ class Release:
 def withheld_years(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int, list[str]]]:
     """Years that can be published, and the reasons the others are withheld.
 
-    A year is published only from deliveries that passed their audit (status `loaded`):
-    a feed with no such delivery withholds the year, with what became of its newest one."""
+    A year is published only when its population delivery passed its audit (status
+    `loaded`): most denominators come from it (methodology.md section 7). Another feed
+    without good data nulls its own indicators, with the reason, and leaves the year's
+    index provisional; it does not withhold the year."""
     years = sorted({r[0] for r in con.execute(
         "select distinct year from quality.deliveries where status <> 'unexpected'").fetchall()})
     marts = {r[0] for r in con.execute(
@@ -85,7 +90,7 @@ def withheld_years(con: duckdb.DuckDBPyConnection) -> tuple[list[int], dict[int,
         why = []
         if year not in PLAN_YEARS:
             why.append(f"outside the plan period {PLAN_YEARS[0]}–{PLAN_YEARS[-1]}")
-        for feed in FEEDS.values():
+        for feed in (FEEDS[f] for f in YEAR_FEEDS):
             for part in feed.parts:
                 loaded = relation_exists(con, "staging", part.staging) and one(
                     con, f"select exists (select 1 from staging.{ident(part.staging)} "
@@ -138,7 +143,7 @@ def plan_release(con: duckdb.DuckDBPyConnection, config) -> Plan:
             "deliveries now in use, with this configuration and code (their run stopped "
             "before the indicators, or the configuration changed): no new release, LATEST "
             "stays. Run those years again: junheng run --years "
-            + " ".join(map(str, stale)))
+            + ",".join(map(str, stale)))
     years = tuple(published)
 
     def read(table: str) -> pd.DataFrame:
@@ -146,16 +151,23 @@ def plan_release(con: duckdb.DuckDBPyConnection, config) -> Plan:
                            f"({', '.join('?' * len(years))}) order by all", list(years)).df()
 
     tables = {t: read(t) for t in YEAR_TABLES}
+    # The series completed from every year's stored figures (also those withheld: training
+    # in a year without a fit population delivery still took place).
+    tables["indicator_values"] = finalize_series(tables["indicator_values"],
+                                                 stored_figures(con))
     cat = con.execute("select * from reference.indicators order by indicator_id").df()
     # Cross-year results over the published years only.
-    tables |= cross_year(tables["indicator_values"], tables["domain_scores"],
+    dist = con.execute("select * from reference.districts order by all").df()
+    tables |= cross_year(tables["indicator_values"], tables["area_scores"],
                          tables["equalisation_index"], tables["equalisation_measures"], cat,
-                         config)
+                         config, dist)
+    tables["equalisation_index"] = with_targets(tables["equalisation_index"],
+                                                tables["target_progress"])
     tables["data_quality"] = data_quality(con, config.methodology_version)
     inputs = [{"feed": r[0], "year": r[1], "name": r[2], "sha256": r[3]} for r in con.execute(
         f"select feed, year, file_name, sha256 from quality.deliveries where status = 'loaded' "
         f"and year in ({', '.join('?' * len(years))}) order by all", list(years)).fetchall()]
-    extras = {"deliveries": con.execute(
+    extras = {"catalogue": cat, "deliveries": con.execute(
         "select feed, year, file_name, status, rows_read, rows_loaded, rows_rejected, message "
         "from quality.deliveries order by year, feed, file_name").df()}
     return Plan(list(years), withheld, tables, inputs, config.as_dict(),
@@ -172,7 +184,7 @@ def data_quality(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame:
         "select feed, year, delivery_sha256, sum(evaluated) as run, sum(failed) as failed "
         "from quality.check_results group by all) c on c.feed = d.feed and c.year = d.year "
         "and c.delivery_sha256 = d.sha256 order by all").df()
-    duals = dict(con.execute("select year, sum(dual_enrolments) from "
+    duals = dict(con.execute("select year, sum(persons_in_both_schemes) from "
                              "marts.pension_dual_enrolments group by all").fetchall()) \
         if relation_exists(con, "marts", "pension_dual_enrolments") else {}
     dq["dual_enrolments"] = [duals.get(y) if f == "pension" and s == "loaded" else None

@@ -210,14 +210,21 @@ def _no_figures(table: str) -> dict:
             for suffix in FIGURE_KINDS[kind]}
 
 
+def _unit_filter(unit: tuple[str, str] | None) -> tuple[str, list]:
+    """SQL condition and parameters keeping one unit of delivery's rows (or all)."""
+    return (f" and {ident(unit[0])} = ?", [unit[1]]) if unit else ("", [])
+
+
 def _by_district(con: duckdb.DuckDBPyConnection, source: str, year: int,
-                 exprs: list[str]) -> dict[str | None, tuple]:
+                 exprs: list[str], unit: tuple[str, str] | None = None
+                 ) -> dict[str | None, tuple]:
     """district_code -> (rows, figure, ...) of one year of `source`, in one scan (for the
     pension candidate, a view over 9 million rows, every scan counts). Rows without a
     district are under None."""
     cols = ", ".join(["count(*)", *(f"({e})" for e in exprs)])
-    rows = con.execute(f"select district_code, {cols} from {source} where year = ? "
-                       "group by district_code", [year]).fetchall()
+    where, params = _unit_filter(unit)
+    rows = con.execute(f"select district_code, {cols} from {source} where year = ?{where} "
+                       "group by district_code", [year, *params]).fetchall()
     return {r[0]: r[1:] for r in rows}
 
 
@@ -259,10 +266,13 @@ def _district_figures(con: duckdb.DuckDBPyConnection, table: str, current: dict,
 
 
 def profile(con: duckdb.DuckDBPyConnection, table: str, year: int, rows_read: int,
-            rows_rejected: int, relation: str | None = None) -> dict:
+            rows_rejected: int, relation: str | None = None,
+            unit: tuple[str, str] | None = None) -> dict:
     """Table-level figures of the rows of `year` in `relation` (default: the published
     staging.<table>); last year's figures always come from the published table. One
-    grouped scan of each: rows, districts and the declared figures together."""
+    grouped scan of each: rows, districts and the declared figures together. `unit`
+    (column, value): a unit of delivery's rows only (a department's submissions), this
+    year's and last year's."""
     source = _relation(table, relation)
     described = con.execute(f"describe select * from {source}").fetchall()
     columns = {r[0] for r in described}
@@ -270,17 +280,19 @@ def profile(con: duckdb.DuckDBPyConnection, table: str, year: int, rows_read: in
     published = relation_exists(con, "staging", table)
     if "district_code" in columns:
         exprs = [expr for _, _, expr in _asked(table)]
-        current = _by_district(con, source, year, exprs)
-        last = _by_district(con, f"staging.{ident(table)}", year - 1, exprs) \
+        current = _by_district(con, source, year, exprs, unit)
+        last = _by_district(con, f"staging.{ident(table)}", year - 1, exprs, unit) \
             if published else {}
         loaded = sum(r[0] for r in current.values())
         previous = sum(r[0] for r in last.values())
         districts = sum(1 for d in current if d is not None)
         figures = _district_figures(con, table, current, last)
     else:
-        loaded = one(con, f"select count(*) from {source} where year = ?", [year])[0]
-        previous = one(con, f"select count(*) from staging.{ident(table)} where year = ?",
-                       [year - 1])[0] if published else 0
+        where, params = _unit_filter(unit)
+        loaded = one(con, f"select count(*) from {source} where year = ?{where}",
+                     [year, *params])[0]
+        previous = one(con, f"select count(*) from staging.{ident(table)} where year = ?"
+                            f"{where}", [year - 1, *params])[0] if published else 0
         districts = None
         figures = _no_figures(table)
     return {

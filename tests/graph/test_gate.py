@@ -154,6 +154,11 @@ def bad_2021(base, tmp_path_factory):
     with open(os.path.join(os.fsencode(landing / "schools/2021"), b"\xb2\xe2\xca\xd4.csv"),
               "wb") as fh:
         fh.write(b"x\n")
+    # Sport bureau: a corrected file in which most numerators went negative.
+    def sport(rows):
+        return [rows[0]] + [r[:2] + ["-" + r[2]] + r[3:] if i % 4 else r
+                            for i, r in enumerate(rows[1:])]
+    _rewrite_csv(landing / "submissions/2021/sport_2021.csv", sport)
     out = junheng_run(env, "--years", "2021")
     return root, env, out, before, keys
 
@@ -181,9 +186,9 @@ def test_rejected_deliveries_replace_nothing_and_the_last_figures_stay(bad_2021)
     # Only indicators of the feeds whose deliveries passed (eldercare lost one quarantined
     # facility, pension only gained quarantined lines) may move; none of a rejected feed's.
     moved = {k[1] for k in old if old[k] != new[k]}
-    sources = dict(wh.execute("select indicator_id, source_feeds from reference.indicators"
+    sources = dict(wh.execute("select indicator_id, source from reference.indicators"
                               ).fetchall())
-    rejected = {"population", "health", "environment"}
+    rejected = {"population", "health", "environment", "submissions:sport"}
     assert not {i for i in moved if rejected & set(sources[i].split("|"))
                 and not {"eldercare", "pension"} & set(sources[i].split("|"))}, moved
     manifest = json.loads((after / "manifest.json").read_text())
@@ -191,6 +196,43 @@ def test_rejected_deliveries_replace_nothing_and_the_last_figures_stay(bad_2021)
     wh_shas = {r[0] for r in wh.execute("select sha256 from quality.deliveries where year = 2021 "
                                         "and status = 'loaded'").fetchall()}
     assert {i["sha256"] for i in manifest["inputs"] if i["year"] == 2021} == wh_shas
+
+
+def test_a_rejected_department_keeps_its_last_figures_and_says_so(bad_2021):
+    root = bad_2021[0]
+    wh = _wh(root)
+    rows = wh.execute("select status, message from quality.deliveries where feed = "
+                      "'submissions' and department = 'sport' and year = 2021 "
+                      "order by recorded_at").fetchall()
+    assert [r[0] for r in rows] == ["loaded", "rejected"], rows
+    assert "critical expectations failed" in rows[1][1]
+    r2 = wh.execute("select count(value) from marts.indicator_values where year = 2021 and "
+                    "indicator_id = 'R2'").fetchone()[0]
+    assert r2 == 11     # the last good file's R2, for every district and the city
+    quality = pq.read_table(_latest(root) / "data_quality.parquet").to_pylist()
+    assert {(q["file_name"], q["status"]) for q in quality if q["year"] == 2021
+            and q["file_name"] == "sport_2021.csv"} == {("sport_2021.csv", "loaded"),
+                                                        ("sport_2021.csv", "rejected")}
+
+
+def test_a_missing_department_nulls_only_its_indicators(base, tmp_path):
+    root, env = _copy(base, tmp_path)
+    generate(root / "landing", Options(years=(2022,), scale=0.003))
+    (root / "landing/submissions/2022/sport_2022.csv").unlink()
+    out = junheng_run(env, "--years", "2022")
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    release = _latest(root)
+    values = [r for r in pq.read_table(release / "indicator_values.parquet").to_pylist()
+              if r["year"] == 2022]
+    nulls = {(r["indicator_id"], r["null_reason"]) for r in values if r["value"] is None}
+    assert nulls == {("R2", "not delivered")}
+    # R2 is one of culture and sport's two indicators: the area is still scored, every
+    # unit's index is provisional on the same indicators, so the ranks stand.
+    index = [r for r in pq.read_table(release / "equalisation_index.parquet").to_pylist()
+             if r["year"] == 2022]
+    assert all(r["provisional"] and r["missing_indicators"] == "R2" for r in index)
+    assert sorted(r["rank"] for r in index if r["rank"] is not None)[0] == 1
+    assert sum(r["rank"] is not None for r in index) == 10
 
 
 def test_each_rejection_names_its_reason(bad_2021):

@@ -23,37 +23,44 @@ from junheng.publish.release import plan_release, write_release
 from junheng.registry import published
 
 # The release's contract, in order, written out here on purpose: an oracle independent of
-# junheng.registry, from which the release is built. Each table may end with null_reason(s)
-# and carries methodology_version. (extracts.md has since grown beyond this release:
-# standard_error, area_scores, district_group, revisions, CSV copies and more.)
+# junheng.registry, from which the release is built: the columns of extracts.md (each table
+# may end with null_reason and carries methodology_version). Not yet here: indicators.parquet
+# and revisions.parquet, and data_quality's department, reason and in_use.
 SPEC_COLUMNS = {
     "indicator_values": ["year", "district_code", "indicator_id", "value", "numerator",
-                         "denominator", "unit", "source_rows_used", "source_rows_rejected"],
+                         "denominator", "unit", "standard_error", "source_rows_used",
+                         "source_rows_rejected", "null_reason"],
     "indicator_scores": ["year", "district_code", "indicator_id", "score", "weight",
-                         "obstacle_degree"],
-    "domain_scores": ["year", "district_code", "domain", "score", "indicators_scored",
-                      "indicators_total"],
-    "equalisation_index": ["year", "district_code", "name_zh", "name_en", "group",
+                         "obstacle_degree", "obstacle_rank"],
+    "area_scores": ["year", "district_code", "area", "score", "indicators_scored",
+                    "indicators_total", "provisional", "equality_adjusted", "loss_pct",
+                    "null_reason"],
+    "equalisation_index": ["year", "district_code", "name_zh", "name_en", "district_group",
                            "attainment_index", "rank", "gap_to_city", "relative_to_city",
-                           "education", "health", "elderly", "environment", "targets_met",
-                           "targets_total", "equality_adjusted_attainment"],
-    "equalisation_measures": ["year", "subject_kind", "subject_id", "mean_weighted",
-                              "max_min_ratio", "cv", "williamson", "theil_t", "theil_t_between",
-                              "theil_t_within", "theil_l", "gini", "atkinson_1"],
+                           "targets_met", "targets_total", "provisional", "missing_indicators",
+                           "equality_adjusted_attainment", "loss_pct", "null_reason"],
+    "equalisation_measures": ["year", "subject_kind", "subject_id", "weight_population",
+                              "mean_weighted", "max_min_ratio", "cv", "williamson", "theil_t",
+                              "theil_t_between", "theil_t_within", "theil_l", "gini",
+                              "atkinson_1", "null_reason"],
     "convergence": ["subject_kind", "subject_id", "first_year", "last_year", "sigma_slope",
                     "beta", "beta_se", "n"],
-    "target_progress": ["year", "district_code", "indicator_id", "baseline",
-                        "baseline_published", "value", "target", "target_rule", "progress",
-                        "time_share", "status", "actual_cagr", "required_cagr"],
+    "target_progress": ["year", "district_code", "indicator_id", "target_type", "base_year",
+                        "baseline", "baseline_published", "value", "target", "target_rule",
+                        "actual_growth", "required_growth", "ratio", "progress_share",
+                        "time_share", "status", "significant", "significant_change",
+                        "null_reason"],
     "rank_sensitivity": ["year", "district_code", "rank_default", "rank_median", "rank_p05",
                          "rank_p95", "mean_abs_shift", "draws", "seed"],
     "data_quality": ["feed", "year", "file_name", "sha256", "bytes", "rows_read", "rows_loaded",
                      "rows_rejected", "expectations_run", "expectations_failed",
                      "dual_enrolments", "status"],
+    "pension_dual_enrolments": ["year", "district_code", "persons_in_both_schemes",
+                                "disagreeing_status"],
 }
 
 
-TRAILING = {"null_reason", "null_reasons", "methodology_version"}
+TRAILING = {"null_reason", "methodology_version"}
 PUBLISHED = {t.name: t for t in published()}
 
 
@@ -98,7 +105,7 @@ def test_tables_schemas_and_keys(full_run):
         meta = pq.read_metadata(release / f"{name}.parquet")
         assert meta.row_group(0).column(0).compression == "ZSTD"
     iv = pq.read_table(release / "indicator_values.parquet")
-    assert iv.num_rows == 6 * 11 * 18
+    assert iv.num_rows == 6 * 11 * 41
     assert set(iv.column("district_code").to_pylist()) >= {"320500", "320508"}
 
 
@@ -114,7 +121,8 @@ def test_manifest_checksums_verify(full_run):
             assert t.num_rows == o["rows"]
             assert [c["name"] for c in o["columns"]] == t.column_names
     assert manifest["configuration"]["draws"] == 1000
-    assert len(manifest["inputs"]) == 6 * 8
+    # Eight files of the seven feeds and the 14 departments' submissions, every year.
+    assert len(manifest["inputs"]) == 6 * (8 + 14)
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
 
 
@@ -239,7 +247,8 @@ def test_index_html_is_self_contained(full_run):
     assert "<svg" in page and "Attainment index by district" in page
     assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", page)
     assert "<script" not in page and "url(" not in page
-    for section in ("Domain scores", "Equalisation trend", "Progress towards the 2025 targets",
+    for section in ("Area scores", "Indicators by service area", "Equalisation trend",
+                    "Progress towards the 2025 targets",
                     "How robust are the ranks", "Data quality per delivery", "Files"):
         assert section in page
 

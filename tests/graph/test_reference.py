@@ -38,7 +38,13 @@ def test_reference_tables(warehouse):
                        "where alias_normalised = 'SIP'").fetchone() == ("320571",)
     targeted = con.execute("select count(*) from reference.indicators where target_rule is not null"
                        ).fetchone()[0]
-    assert targeted == 17  # E4 has no Table 1 target
+    assert targeted == 39  # E4 and O2 have no target
+    # Table 1 as printed, beside the numbers: one row of it may name two indicators.
+    assert con.execute("select table1_baseline_printed, table1_target_printed from "
+                       "reference.indicators where indicator_id = 'I2'").fetchone() == \
+        ("79.7、75.8", ">15")
+    assert con.execute("select count(*) from reference.indicators where in_index").fetchone() \
+        == (35,)
     # o3_8h has no breakpoints above IAQI 300; the long form leaves them out.
     assert con.execute("select max(iaqi) from reference.aqi_breakpoints where pollutant = 'o3_8h'"
                    ).fetchone() == (300,)

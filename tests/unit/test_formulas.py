@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 
+import pandas as pd
 import pytest
 from conftest import ROOT
 
@@ -58,7 +59,9 @@ def test_sources_follow_the_figures_used():
     (GOOD.replace('city = "own" }', 'city = "mean" }'), "'pooled' or 'own'"),
     (GOOD.replace('city_rows = true', ''), "city rows"),
     (GOOD.replace('numerator = "good", ', ''), "missing"),
-    (GOOD.replace('denominator = "valid"', 'denominator = "1"'), "uses no figure"),
+    (GOOD.replace('numerator = "good", ', 'numerator = "1", '), "uses no figure"),
+    (GOOD.replace('city = "own" }', 'series = "rolling" }'), "series is one of"),
+    (GOOD.replace('city = "own" }', 'weights = "x" }'), "unknown keys"),
     (GOOD.replace('from = "_unit_days"', ''), "'from' relation"),
 ])
 def test_an_inconsistent_declaration_is_refused_with_its_place(broken, message):
@@ -68,10 +71,57 @@ def test_an_inconsistent_declaration_is_refused_with_its_place(broken, message):
 
 def test_own_city_rows_come_from_their_relation_and_pooled_ones_are_summed():
     sql = values_sql(parse(GOOD))
-    assert "from air where district_code = '320500'" in sql
+    # The city's own row exists even when the relation has none for the city.
+    assert "from (select 1) one left join air on air.district_code = '320500'" in sql
     assert "where indicator_id not in ('X1')" in sql
     assert "where year = $year" in sql            # staging relations: the reporting year
     assert "from _unit_days group by all" in sql   # temp relations are of one year already
+
+
+PER_INDICATOR = """
+[figures.pop]
+from = "staging.stg_population__townships"
+residents = "sum(resident_total)"
+[figures.sub]
+from = "staging.stg_submissions__indicators"
+per_indicator = true
+city_rows = true
+submitted = "sum(numerator)"
+[indicators]
+C1 = { numerator = "submitted", denominator = "residents", factor = 1000 }
+R1 = { numerator = "submitted", denominator = "residents", factor = 1 }
+"""
+
+
+def test_a_per_indicator_figure_is_taken_over_each_indicators_own_rows():
+    sql = values_sql(parse(PER_INDICATOR))
+    assert ("left join sub sub__c1 on sub__c1.district_code = d.district_code and "
+            "sub__c1.indicator_id = 'C1'") in sql
+    assert "('C1', submitted__c1, residents" in sql and "('R1', submitted__r1, residents" in sql
+    assert parse(PER_INDICATOR).per_indicator_sources() == {"stg_submissions__indicators"}
+
+
+def test_the_sql_runs_on_given_rows():
+    """Two districts submit C1 places; the city pools only the districts with both parts."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create schema staging; create schema reference")
+    con.execute("create table reference.districts as select * from (values ('320505'), "
+                "('320506'), ('320507')) t(district_code)")
+    con.execute("create table staging.stg_population__townships as select * from (values "
+                "(2023, '320505', 1000), (2023, '320506', 3000), (2023, '320507', 5000)) "
+                "t(year, district_code, resident_total)")
+    con.execute("create table staging.stg_submissions__indicators as select * from (values "
+                "(2023, 'C1', '320505', 3.0), (2023, 'C1', '320506', 6.0)) "
+                "t(year, indicator_id, district_code, numerator)")
+    rows = con.execute(values_sql(parse(PER_INDICATOR)), {"year": 2023}).df()
+    c1 = rows[rows["indicator_id"] == "C1"].set_index("district_code")
+    assert c1.loc["320505", "value"] == pytest.approx(3.0)       # 1000 x 3 / 1000
+    assert c1.loc["320506", "value"] == pytest.approx(2.0)       # 1000 x 6 / 3000
+    assert pd.isna(c1.loc["320507", "value"])
+    assert c1.loc["320500", "value"] == pytest.approx(2.25)      # 1000 x 9 / 4000, not 9000
+    assert rows[rows["indicator_id"] == "R1"]["value"].isna().all()
 
 
 def test_docs_carry_the_formula_table_as_declared():

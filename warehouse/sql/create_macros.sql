@@ -65,3 +65,11 @@ create or replace temp macro in_set_exact(col, x, allowed) as
 -- resolved by alias before the rules run).
 create or replace temp macro not_a_district(x) as
     x is null or trim(x) not in (select district_code from reference.districts);
+-- A decimal column whose range depends on the row (submissions): missing, not finite, or
+-- not a decimal; the range rules follow it.
+create or replace temp macro dec_rule(col, x) as
+    case
+        when blank(x) then v(col, 'required', x)
+        when non_finite(x) then v(col, 'finite number', x)
+        when not num_text(x) then v(col, 'decimal', x)
+    end;

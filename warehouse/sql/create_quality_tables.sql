@@ -17,7 +17,10 @@ create table if not exists quality.deliveries (
     rows_loaded bigint,
     rows_rejected bigint,
     archive_path varchar,
-    changed_at timestamp           -- inode change time in the landing zone (see load.archive)
+    changed_at timestamp,          -- inode change time in the landing zone (see load.archive)
+    -- the unit of delivery within the feed-year, where each file is its own (submissions:
+    -- the department, from the file name); null where the feed-year is the unit
+    department varchar
 );
 create table if not exists quality.quarantine (
     feed varchar not null,
@@ -47,3 +50,5 @@ create table if not exists quality.check_results (
 -- Warehouses made before write-audit-publish.
 alter table quality.deliveries add column if not exists changed_at timestamp;
 alter table quality.check_results add column if not exists delivery_sha256 varchar;
+-- Warehouses made before a unit of delivery could be one department's file.
+alter table quality.deliveries add column if not exists department varchar;
