@@ -913,11 +913,16 @@ def generate(landing: Path, opts: Options) -> dict:
     meta = landing / LEDGER_DIR
     meta.mkdir(exist_ok=True)
     _write_csv(meta / "defects.csv", LEDGER_COLUMNS, ledger.rows)
-    summary = {"options": asdict(opts), "counts": counts, "broken": broken,
-               "defects": _ledger_counts(ledger)}
+    summary = {"options": asdict(opts), "generator": GENERATOR_VERSION, "counts": counts,
+               "broken": broken, "defects": _ledger_counts(ledger)}
     (meta / "manifest.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                         encoding="utf-8")
     return summary
+
+
+# Bumped when the demo files change shape (2: the departments' submissions of feeds.md
+# section 7); `demo-feeds --if-missing` rewrites demo feeds of another version.
+GENERATOR_VERSION = 2
 
 
 def if_missing(landing: Path, opts: Options) -> str | None:
@@ -925,12 +930,17 @@ def if_missing(landing: Path, opts: Options) -> str | None:
     holds nothing yet), else the one line that says why nothing is written.
 
     Demo feeds already there are kept, whatever options made them (a user may have made
-    them on purpose, e.g. `--broken`); files that are not demo feeds (no manifest) are
-    never touched."""
+    them on purpose, e.g. `--broken`), unless an older generator wrote them; files that
+    are not demo feeds (no manifest) are never touched."""
     landing = Path(landing)
     manifest = landing / LEDGER_DIR / "manifest.json"
     try:
-        old = json.loads(manifest.read_text(encoding="utf-8"))["options"]
+        written = json.loads(manifest.read_text(encoding="utf-8"))
+        old = written["options"]
+        if written.get("generator") != GENERATOR_VERSION:
+            # Written by an older generator (e.g. before the submissions feed existed):
+            # the demo no longer matches the contract, so it is written again.
+            return None
     except FileNotFoundError:
         old = None
     except (OSError, ValueError, KeyError, TypeError):

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -300,6 +301,14 @@ def test_cli_writes_and_skips_when_unchanged(tmp_path):
     assert "written to" in first.stdout and "pension" in first.stderr  # progress on stderr
     second = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert "nothing to do" in second.stdout
+    # Demo feeds of an older generator (before the submissions) are written again.
+    manifest = tmp_path / ".demo" / "manifest.json"
+    old = json.loads(manifest.read_text(encoding="utf-8"))
+    del old["generator"]
+    manifest.write_text(json.dumps(old), encoding="utf-8")
+    shutil.rmtree(tmp_path / "submissions")
+    third = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "written to" in third.stdout and (tmp_path / "submissions" / "2022").is_dir()
 
 
 # ------------------------------------------------------------------ submissions (feeds.md §7)
