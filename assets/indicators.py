@@ -5,6 +5,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from assets.engine import PersonLevelEngine
 from assets.marts_io import catalogue, districts, replace_year, table_spec
 from assets.partitions import reporting_year
 from assets.resources import DuckDBWarehouse, Methodology
@@ -28,16 +29,19 @@ STAGING = [dg.AssetKey(["staging", t.name]) for t in registry.tables("staging")]
 MARTS = registry.tables("marts", owner="indicators", asset=True)
 
 
-def compute_values(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compute_values(con: duckdb.DuckDBPyConnection, year: int,
+                   pension=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """indicator_values and pension_dual_enrolments of one year, from staging.
+
+    `pension(con, year)` makes the per-district pension counts (`_pension_districts`) on
+    the person-level engine (assets/engine.py); by default, here in DuckDB.
 
     Sums of doubles run on one thread: a parallel sum adds in a varying order, and the
     last bits of a value must not change between runs (the release hash depends on them).
     Only the pension step, which counts, runs in parallel.
     """
     threads = con.execute("select current_setting('threads')").fetchall()[0][0]
-    con.execute("create or replace temp table _persons as "
-                + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
+    (pension or PersonLevelEngine().pension_step(None))(con, year)
     con.execute("set threads = 1")
     con.execute("create or replace temp table _station_days as "
                 + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
@@ -46,11 +50,12 @@ def compute_values(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pd.DataFr
     values = con.execute(sql_text("marts/indicator_parts.sql"), {"year": year}).df()
     con.execute(f"set threads = {int(threads)}")
     dual = con.execute(
-        "select d.district_code, coalesce(count(p.person_key) filter (p.is_dual), 0) "
-        "as dual_enrolments, coalesce(count(p.person_key) filter (p.is_dual_disagreeing), 0) "
-        "as dual_status_disagreeing from reference.districts d left join _persons p "
-        "using (district_code) group by all order by 1").df()
-    con.execute("drop table _persons; drop table _station_days; drop table _unit_days")
+        "select d.district_code, coalesce(p.dual_enrolments, 0) as dual_enrolments, "
+        "coalesce(p.dual_status_disagreeing, 0) as dual_status_disagreeing "
+        "from reference.districts d left join _pension_districts p using (district_code) "
+        "order by 1").df()
+    con.execute("drop table _pension_districts; drop table _station_days; "
+                "drop table _unit_days")
     values.insert(0, "year", year)
     dual.insert(0, "year", year)
     return values, dual
@@ -106,7 +111,7 @@ def year_marts(values: pd.DataFrame, cat: pd.DataFrame, dist: pd.DataFrame,
                 "measures for one reporting year.",
 )
 def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
-                     methodology: Methodology):
+                     methodology: Methodology, engine: PersonLevelEngine):
     year = int(context.partition_key)
     config = methodology.config()
     with warehouse.connect() as con:
@@ -121,7 +126,7 @@ def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
             yield from _results(marts, _row_counts(con), config, unchanged=True)
             return
         cat, dist = catalogue(con), districts(con)
-        values, dual = compute_values(con, year)
+        values, dual = compute_values(con, year, engine.pension_step(warehouse))
         values = attach_source_rows(values, source_rows(con, year), CITY)
         values["unit"] = values["indicator_id"].map(cat.set_index("indicator_id")["unit"])
         values["methodology_version"] = config.methodology_version

@@ -196,12 +196,18 @@ def _materialise_arrow(con: duckdb.DuckDBPyConnection, name: str, table: pa.Tabl
     con.unregister("_arrow_in")
 
 
-def _read(con: duckdb.DuckDBPyConnection, d: Delivery) -> dict[str, list[str]]:
-    """Read a delivery into temp tables `_read_<entity>`; return extra columns per part."""
+def _read(con: duckdb.DuckDBPyConnection, d: Delivery,
+          person_level: Callable | None = None) -> dict[str, list[str]]:
+    """Read a delivery into temp tables `_read_<entity>`; return extra columns per part.
+    `person_level` (junheng/engine) reads a restricted delivery on another engine and runs
+    its rules there: `_read_<entity>` and `_checked_<entity>` are then views of its output."""
     spec, path = d.spec, d.archive_path
     extras: dict[str, list[str]] = {}
     entity = spec.parts[0].entity
-    if spec.format == "xlsx":
+    if person_level is not None and spec.parts[0].restricted:
+        extras[entity] = person_level(con, d, spec.parts[0], f"_read_{entity}",
+                                      f"_checked_{entity}")
+    elif spec.format == "xlsx":
         for name, (table, extra) in read_xlsx(path.read_bytes(), spec, d.file_name).items():
             _materialise_arrow(con, f"_read_{name}", table)
             extras[name] = extra
@@ -349,13 +355,13 @@ def rejection_message(outcomes: dict[tuple[str, str], Outcome], tables: list[str
 
 def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landing: Path,
                    archive_root: Path, run_id: str, audit: Audit,
-                   force: bool = False) -> FeedResult:
+                   force: bool = False, person_level: Callable | None = None) -> FeedResult:
     """Write, audit, publish one feed-year (see the module's docstring).
 
     `audit(con, part, relation, counts)` validates the candidate rows of one part (a temp
     relation with the staging table's columns) and returns {level: Outcome}. `force`
     re-reads every file (no size/mtime shortcut) and audits even an unchanged or
-    previously rejected delivery again."""
+    previously rejected delivery again. `person_level`: see `_read`."""
     ensure_quality_tables(con)
     clean_archive_tmp(archive_root)
     deliveries, unexpected = scan(landing, feed, year)
@@ -402,7 +408,7 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
     try:
         try:
             for d in deliveries:
-                extras |= _read(con, d)
+                extras |= _read(con, d, person_level)
         except DeliveryError as exc:
             bad = [d for d in deliveries if d.file_name == exc.file_name] or deliveries
             _in_transaction(con, record_deliveries, bad, "failed", run_id, str(exc))
@@ -559,6 +565,8 @@ def _stage_candidate(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: D
     if part.district_column:
         _district_names(con, part)
     rules = sql_text(f"staging/{part.staging}.sql")
+    if relation_kind(con, "main", f"_checked_{e}", database="temp") == "view":
+        rules = f"select _line, _violations from _checked_{e}"   # run by another engine
     params = {"feed": feed.id, "year": year, "file": d.file_name, "sha": d.sha256,
               "table": part.raw_table, "run": run_id}
     if part.staging_view:

@@ -1,6 +1,7 @@
 -- One row per district (and the city, 320500) and catalogue indicator of one year: numerator
 -- and denominator, pooled for the city as a ratio of sums (methodology.md section 1).
--- Needs the temp tables _unit_days (int_air_unit_days) and _persons (int_pension_persons).
+-- Needs the temp tables _unit_days (int_air_unit_days) and _pension_districts
+-- (int_pension_districts, made by the person-level engine).
 -- The value factor turns the ratio into the catalogue's unit (%, per 1000, per 10000).
 with
 pop as (
@@ -40,12 +41,9 @@ home as (
     from staging.stg_eldercare__home_care where year = $year group by all
 ),
 pen as (
-    select district_code,
-           count(*) filter (has_contributing) as contributing,
-           count(*) as eligible
-    from _persons
-    where age between 16 and 59 and has_contributing_or_suspended
-    group by all
+    select district_code, contributing, eligible
+    from _pension_districts
+    where eligible > 0
 ),
 sew as (
     select district_code, sewage_collected, sewage_generated
