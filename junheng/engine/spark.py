@@ -79,6 +79,8 @@ def session(master: str, work_dir: str | Path, driver_memory: str = "2g",
                      .config("spark.sql.shuffle.partitions",
                              str(shuffle_partitions or max(2, 4 * cores)))
                      .config("spark.sql.session.timeZone", "UTC")
+                     # A key twice in one JSON line must not fail the whole delivery.
+                     .config("spark.sql.mapKeyDedupPolicy", "LAST_WIN")
                      .getOrCreate())
         spark.sparkContext.setLogLevel("WARN")
         _sessions[key] = spark
@@ -154,16 +156,17 @@ def read_pension(spark, archive_path: Path, out: Path, year: int,
             raise ValueError("a gzip delivery must be read as one split to number its lines")
         lines = lines.select((F.monotonically_increasing_id() + 1).alias("_line"), "value")
         lines = lines.repartition(spark.sparkContext.defaultParallelism * 2)
-        schema = ", ".join(f"{c} string" for c in PENSION_COLUMNS)
-        is_object = F.expr("json_object_keys(value)").isNotNull() & \
-            F.expr("left(ltrim(value), 1) = '{'")
-        parsed = lines.select(
+        # One parse per line. A line that is not a JSON object (malformed, an array, a bare
+        # value) lands in the corrupt-record field: `_error`, as DuckDB's reader sets it.
+        schema = ", ".join(f"{c} string" for c in (*PENSION_COLUMNS, "_corrupt"))
+        parsed = lines.select("_line", "value", F.from_json(
+            "value", schema, {"columnNameOfCorruptRecord": "_corrupt"}).alias("j"))
+        bad = F.col("j").isNull() | F.col("j._corrupt").isNotNull()
+        rows = parsed.select(
             "_line",
-            F.when(~is_object, F.concat(F.lit("not a JSON object: "),
-                                        F.expr("left(value, 80)"))).alias("_error"),
-            F.from_json("value", schema).alias("j"))
-        rows = parsed.select("_line", "_error", *[
-            F.when(F.col("_error").isNull(), F.col(f"j.{c}")).alias(c) for c in PENSION_COLUMNS])
+            F.when(bad, F.concat(F.lit("not a JSON object: "),
+                                 F.expr("left(value, 80)"))).alias("_error"),
+            *[F.when(~bad, F.col(f"j.{c}")).alias(c) for c in PENSION_COLUMNS])
         try:
             rows.write.mode("overwrite").parquet(str(tmp / "rows"))
         except Exception as exc:
