@@ -121,6 +121,7 @@ def _hwm(pid: int) -> tuple[str, int] | None:
 def measured(cmd: list[str], env: dict) -> dict:
     """Run a command; wall time, and the peak RSS of each process of its tree (MB)."""
     peaks: dict[int, tuple[str, int]] = {}
+    seen: dict[int, int] = {}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -129,6 +130,7 @@ def measured(cmd: list[str], env: dict) -> dict:
             got = _hwm(pid)
             if got:
                 peaks[pid] = max(peaks.get(pid, got), got, key=lambda x: x[1])
+                seen[pid] = seen.get(pid, 0) + 1
         time.sleep(0.25)
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
@@ -139,6 +141,9 @@ def measured(cmd: list[str], env: dict) -> dict:
     if not lines:
         sys.stderr.write(stdout[-3000:] + stderr[-3000:])
         raise SystemExit("no result printed")
+    # A fork the JVM makes for a moment (jspawnhelper) starts with its parent's high-water
+    # mark: only processes seen in two samples or more are counted.
+    peaks = {pid: v for pid, v in peaks.items() if seen[pid] > 1}
     by_name: dict[str, int] = {}
     for name, mb in peaks.values():
         by_name[name] = max(by_name.get(name, 0), mb)
