@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEMO_SCALE ?= 0.02
 
-.PHONY: run test dev demo bench lint clean screenshot
+.PHONY: run test dev demo bench bench-scale lint clean screenshot
 
 # The environment is (re)built when missing or when pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -49,6 +49,11 @@ demo: $(STAMP)
 # City-scale benchmark: generates (or reuses) --scale 1.0 feeds in data/bench, prints a table.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+# Scaling benchmark (not a test): pension ingest and P1 at scales 0.25-6.7 on both engines
+# and a bare-DuckDB floor; generates (or reuses, with --keep) its feeds in data/bench-scale.
+bench-scale: $(STAMP)
+	$(BIN)/python scripts/bench_scale.py $(BENCH_SCALE_ARGS)
 
 # Render the latest release's index.html in headless Chromium (apt-get install chromium).
 screenshot:

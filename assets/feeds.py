@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 
+from assets.engine import PersonLevelEngine
 from assets.marts_io import column_schema
 from assets.partitions import reporting_year
 from assets.resources import DuckDBWarehouse, GreatExpectations, LandingZone
@@ -207,7 +208,7 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
                     description=f"Ingest the {feed.id} feed ({feed.department}) for one year.")
     def ingest(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
-               landing: LandingZone, gx: GreatExpectations):
+               landing: LandingZone, gx: GreatExpectations, engine: PersonLevelEngine):
         year = int(context.partition_key)
         force = context.run.tags.get(FORCE_TAG) == "true"
         if feed.unit_column:
@@ -217,7 +218,8 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
             try:
                 result = load_feed_year(con, feed, year, landing.path_obj, warehouse.archive_dir,
                                         context.run_id, _audit(gx, context.run_id, year),
-                                        force=force)
+                                        force=force,
+                                        person_level=engine.pension_reader(warehouse))
             except DeliveryError as exc:
                 problem = f"{feed.id} {year}: {exc}"
                 in_use = published_parts(con, feed, year)

@@ -5,6 +5,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from assets.engine import PersonLevelEngine
 from assets.marts_io import catalogue, districts, replace_year, table_spec
 from assets.partitions import reporting_year
 from assets.resources import DuckDBWarehouse, Methodology
@@ -31,19 +32,21 @@ SUBMISSIONS = "stg_submissions__indicators"
 VALUE_COLUMNS = registry.table("marts", "indicator_values").column_names
 
 
-def compute_values(con: duckdb.DuckDBPyConnection, year: int
+def compute_values(con: duckdb.DuckDBPyConnection, year: int, pension=None
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """indicator_values (before the source-row counts and null reasons), the series'
     own figures of the year (marts.series_figures) and pension_dual_enrolments of one
     year, from staging.
+
+    `pension(con, year)` makes the per-district pension counts (`_pension_districts`) on
+    the person-level engine (assets/engine.py); by default, here in DuckDB.
 
     Sums of doubles run on one thread: a parallel sum adds in a varying order, and the
     last bits of a value must not change between runs (the release hash depends on them).
     Only the pension step, which counts, runs in parallel.
     """
     threads = con.execute("select current_setting('threads')").fetchall()[0][0]
-    con.execute("create or replace temp table _persons as "
-                + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
+    (pension or PersonLevelEngine().pension_step(None))(con, year)
     con.execute("set threads = 1")
     con.execute("create or replace temp table _station_days as "
                 + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
@@ -52,11 +55,12 @@ def compute_values(con: duckdb.DuckDBPyConnection, year: int
     values = con.execute(values_sql(), {"year": year}).df()
     con.execute(f"set threads = {int(threads)}")
     dual = con.execute(
-        "select d.district_code, coalesce(count(p.person_key) filter (p.is_dual), 0) "
-        "as persons_in_both_schemes, coalesce(count(p.person_key) filter "
-        "(p.is_dual_disagreeing), 0) as disagreeing_status from reference.districts d "
-        "left join _persons p using (district_code) group by all order by 1").df()
-    con.execute("drop table _persons; drop table _station_days; drop table _unit_days")
+        "select d.district_code, coalesce(p.dual_enrolments, 0) as persons_in_both_schemes, "
+        "coalesce(p.dual_status_disagreeing, 0) as disagreeing_status "
+        "from reference.districts d left join _pension_districts p using (district_code) "
+        "order by 1").df()
+    con.execute("drop table _pension_districts; drop table _station_days; "
+                "drop table _unit_days")
     values.insert(0, "year", year)
     dual.insert(0, "year", year)
     # The series (L2 since 2021, I1/I2 since 2020) read the other years' stored figures;
@@ -110,7 +114,7 @@ def earlier_values(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
                 "measures for one reporting year.",
 )
 def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
-                     methodology: Methodology):
+                     methodology: Methodology, engine: PersonLevelEngine):
     year = int(context.partition_key)
     config = methodology.config()
     with warehouse.connect() as con:
@@ -126,7 +130,7 @@ def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
             return
         cat, dist = catalogue(con), districts(con)
         check_catalogue(declaration(), list(cat["indicator_id"]))
-        values, own, dual = compute_values(con, year)
+        values, own, dual = compute_values(con, year, engine.pension_step(warehouse))
         values = complete_values(con, values, year, cat)
         values["methodology_version"] = config.methodology_version
         values = values[list(VALUE_COLUMNS)]

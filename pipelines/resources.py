@@ -10,6 +10,9 @@ it gives the resource classes of `assets/resources.py` their values.
 | JUNHENG_ALERT_LOG   | data/alerts.log                         |
 | JUNHENG_ALERT_WEBHOOK | (none: alerts go to the log only)     |
 | JUNHENG_LOCK_TIMEOUT_S | 600: how long a writer waits for a warehouse locked by another process |
+| JUNHENG_ENGINE      | duckdb: where person-level steps run, duckdb or spark (docs/scale-out.md) |
+| JUNHENG_SPARK_MASTER | local[2]: a Spark master URL, or a Spark Connect sc:// URL |
+| JUNHENG_SPARK_MEMORY | 2g: the Spark driver's memory (local mode: the whole JVM's) |
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.engine import ENGINES, PersonLevelEngine
 from assets.resources import (
     Alerts,
     DuckDBWarehouse,
@@ -40,6 +44,9 @@ class Settings:
     alert_log: Path
     alert_webhook: str
     lock_timeout_s: float = 600.0
+    engine: str = "duckdb"
+    spark_master: str = "local[2]"
+    spark_memory: str = "2g"
 
 
 def _path(var: str, default: str) -> Path:
@@ -58,7 +65,16 @@ def settings() -> Settings:
         alert_log=_path("JUNHENG_ALERT_LOG", "data/alerts.log"),
         alert_webhook=os.environ.get("JUNHENG_ALERT_WEBHOOK", ""),
         lock_timeout_s=float(os.environ.get("JUNHENG_LOCK_TIMEOUT_S") or 600),
+        engine=_engine(os.environ.get("JUNHENG_ENGINE") or "duckdb"),
+        spark_master=os.environ.get("JUNHENG_SPARK_MASTER") or "local[2]",
+        spark_memory=os.environ.get("JUNHENG_SPARK_MEMORY") or "2g",
     )
+
+
+def _engine(value: str) -> str:
+    if value.strip().lower() not in ENGINES:
+        raise ValueError(f"JUNHENG_ENGINE={value!r}: one of {', '.join(ENGINES)}")
+    return value.strip().lower()
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
@@ -71,4 +87,6 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "alerts": Alerts(log_path=str(s.alert_log), webhook=s.alert_webhook),
         # Data Docs beside the warehouse, rebuilt by every run.
         "gx": GreatExpectations(docs_dir=str(s.warehouse.parent / "data_docs")),
+        "engine": PersonLevelEngine(kind=s.engine, spark_master=s.spark_master,
+                                    spark_driver_memory=s.spark_memory),
     }

@@ -161,6 +161,7 @@ con.execute(f"""create table staging.stg_environment__air_quality as select {yea
 load = time.perf_counter() - t0
 t1 = time.perf_counter()
 con.execute("create temp table _persons as " + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
+con.execute("create temp table _pension_districts as " + sql_text("intermediate/int_pension_districts.sql"))
 con.execute("create temp table _station_days as " + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
 con.execute("create temp table _unit_days as " + sql_text("intermediate/int_air_unit_days.sql"))
 n = len(con.execute(values_sql(), {"year": year}).fetchall())

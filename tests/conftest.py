@@ -83,6 +83,8 @@ def pytest_collection_modifyitems(config, items):
         for shared in ("full_run", "untidy_run"):
             if shared in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(shared))
+        if item.get_closest_marker("spark"):     # one JVM: every Spark test on one worker
+            item.add_marker(pytest.mark.xdist_group("spark"))
 
 
 @pytest.fixture(scope="session")
@@ -124,3 +126,14 @@ def untidy_run(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProces
         err.seek(0)
         out = subprocess.CompletedProcess(cmd, proc.returncode, "".join(seen) + rest, err.read())
     return root, env, out
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One SparkSession (local[2]) for every Spark test of the worker; its work directory
+    (spill files, Spark's log) is temporary."""
+    from junheng.engine.spark import session, stop_all
+
+    work = tmp_path_factory.mktemp("spark_work")
+    yield session("local[2]", work, "1g")
+    stop_all()

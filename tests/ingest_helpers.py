@@ -10,14 +10,20 @@ from assets import reference
 from assets.feeds import INGEST
 from assets.partitions import reporting_year
 from junheng.quality.expectations import LEVELS, Outcome
-from pipelines.resources import DuckDBWarehouse, GreatExpectations, LandingZone
+from pipelines.resources import (
+    DuckDBWarehouse,
+    GreatExpectations,
+    LandingZone,
+    PersonLevelEngine,
+)
 
 FEED_ASSETS = INGEST
 
 
-def resources(landing: Path, db: Path) -> dict:
+def resources(landing: Path, db: Path, engine: PersonLevelEngine | None = None) -> dict:
     return {"warehouse": DuckDBWarehouse(path=str(db)), "landing": LandingZone(path=str(landing)),
-            "gx": GreatExpectations(docs_dir=str(Path(db).parent / "data_docs"))}
+            "gx": GreatExpectations(docs_dir=str(Path(db).parent / "data_docs")),
+            "engine": engine or PersonLevelEngine()}
 
 
 def load_reference(landing: Path, db: Path) -> None:

@@ -23,7 +23,7 @@ import gzip
 import io
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,8 +65,8 @@ class Options:
     def __post_init__(self) -> None:
         if not 0 < self.defect_rate < 0.2:
             raise ValueError("defect_rate must be in (0, 0.2): defects are never zero")
-        if not 0 < self.scale <= 2:
-            raise ValueError("scale must be in (0, 2]")
+        if not 0 < self.scale <= 10:
+            raise ValueError("scale must be in (0, 10]")
         unknown = set(self.years) - set(YEARS)
         if unknown:
             raise ValueError(f"years outside {YEARS[0]}-{YEARS[-1]}: {sorted(unknown)}")
@@ -718,11 +718,25 @@ class Persons:
     sex: np.ndarray        # 0 = M, 1 = F
     employee: np.ndarray   # bool: primary scheme is employee
     entry_year: np.ndarray
+    first_id: int = 0      # global id of the first person (persons come in chunks)
 
 
-def make_persons(city: City, seed: int, scale: float) -> Persons:
-    rng = rng_for(seed, "persons")
-    n = round(PENSION_RECORDS_AT_SCALE_1 * scale * 1.06)
+# Persons are made, and their pension records written, one chunk of ids at a time, each
+# chunk from its own seeded stream: memory is bounded by the chunk, not by the scale (a
+# province year, 60 million records, is written in the memory one chunk needs). The first
+# chunk uses the streams the generator always used, so scales up to 0.1 are unchanged.
+PERSON_CHUNK = 1_000_000
+
+
+def person_count(scale: float) -> int:
+    return round(PENSION_RECORDS_AT_SCALE_1 * scale * 1.06)
+
+
+def make_persons(city: City, seed: int, scale: float, chunk: int = 0) -> Persons:
+    """The persons of one chunk of ids (the whole population when it fits in one)."""
+    rng = rng_for(seed, "persons") if chunk == 0 else rng_for(seed, "persons", chunk)
+    first = chunk * PERSON_CHUNK
+    n = max(0, min(person_count(scale) - first, PERSON_CHUNK))
     w = np.array([city.population[c, 2025] for c in city.codes], float)
     district = rng.choice(len(city.codes), n, p=w / w.sum())
     old = rng.random(n) < 0.30
@@ -731,12 +745,16 @@ def make_persons(city: City, seed: int, scale: float) -> Persons:
     late = entry > 2020
     age_2020 = np.where(late, rng.integers(16, 26, n) - (entry - 2020), age_2020)
     return Persons(district.astype(np.int16), (2020 - age_2020).astype(np.int32),
-                   (rng.random(n) < 0.5).astype(np.int8), rng.random(n) < 0.78, entry)
+                   (rng.random(n) < 0.5).astype(np.int8), rng.random(n) < 0.78, entry, first)
 
 
 def make_pension(city: City, persons: Persons, seed: int, year: int, opts: Options,
-                 ledger: Ledger, name: str) -> pa.Table:
-    rng = rng_for(seed, "pension", year)
+                 ledger: Ledger, name: str, chunk: int = 0, k: int | None = None,
+                 first_line: int = 1) -> pa.Table:
+    """The pension records of one chunk of persons, in person order. `k` defects of each
+    class fall in this chunk (all of them when it is the only one); `first_line` is the
+    file line of its first record."""
+    rng = rng_for(seed, "pension", year) if chunk == 0 else rng_for(seed, "pension", year, chunk)
     ids = np.flatnonzero(persons.entry_year <= year)
     n = len(ids)
     age = year - persons.birth_year[ids]
@@ -766,7 +784,7 @@ def make_pension(city: City, persons: Persons, seed: int, year: int, opts: Optio
 
     # Defects: duplicate (person_key, scheme), unknown district, birth year out of range.
     m = len(all_ids)
-    k = defect_count(opts.defect_rate, n)
+    k = min(defect_count(opts.defect_rate, n) if k is None else k, m // 3)
     unknown = rng.choice(m, k, replace=False)
     codes[unknown] = rng.choice(UNKNOWN_CODES, k)
     pool = np.setdiff1d(np.arange(m), unknown)
@@ -779,7 +797,7 @@ def make_pension(city: City, persons: Persons, seed: int, year: int, opts: Optio
     status_out = all_status[take].copy()
     status_out[is_copy] = rng.integers(0, 3, int(is_copy.sum()))
 
-    lines = np.arange(len(take)) + 1
+    lines = np.arange(len(take)) + first_line
     inv = np.empty(m, np.int64)
     inv[take[~is_copy]] = lines[~is_copy]
     for i in np.sort(unknown):
@@ -793,7 +811,7 @@ def make_pension(city: City, persons: Persons, seed: int, year: int, opts: Optio
             ledger.add("pension", year, name, int(line), "person_key", "duplicate_key", "")
 
     return pa.table({
-        "person_key": person_keys(all_ids[take], seed),
+        "person_key": person_keys(all_ids[take] + persons.first_id, seed),
         "district_code": pa.array(codes[take].astype(str)),
         "scheme": pa.array(np.where(all_scheme[take], "employee", "resident")),
         "birth_year": pa.array(birth[take]),
@@ -802,29 +820,50 @@ def make_pension(city: City, persons: Persons, seed: int, year: int, opts: Optio
     })
 
 
-def write_pension(path: Path, table: pa.Table, compresslevel: int, chunk: int = 500_000) -> None:
+def pension_tables(city: City, seed: int, year: int, opts: Options, ledger: Ledger,
+                   name: str) -> Iterator[pa.Table]:
+    """A year's pension records, one chunk of persons at a time, in file order. Each class
+    of defect has defect_count(rate, persons enrolled) rows, spread over the chunks."""
+    chunks = -(-person_count(opts.scale) // PERSON_CHUNK)
+    enrolled = [int((make_persons(city, seed, opts.scale, c).entry_year <= year).sum())
+                for c in range(chunks)]
+    ks = split(defect_count(opts.defect_rate, sum(enrolled)), np.array(enrolled) + 1e-9)
+    line = 1
+    for c in range(chunks):
+        persons = make_persons(city, seed, opts.scale, c)
+        table = make_pension(city, persons, seed, year, opts, ledger, name, c, int(ks[c]), line)
+        line += table.num_rows
+        yield table
+
+
+def write_pension(path: Path, tables: pa.Table | Iterable[pa.Table], compresslevel: int,
+                  chunk: int = 500_000) -> int:
+    """Write the records as gzip JSON Lines, a slice at a time; return how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     con = duckdb.connect(config={"threads": 2})
-    total = table.num_rows
+    total = 0
     with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
                                                compresslevel=compresslevel, mtime=0) as gz:
-        for start in range(0, total, chunk):
-            part = table.slice(start, chunk)
-            con.register("part", part)
-            lines = con.sql(
-                "SELECT to_json(struct_pack(person_key, district_code, scheme, birth_year, "
-                "sex, status)) || chr(10) AS line FROM part"
-            ).to_arrow_table().column(0).combine_chunks()
-            con.unregister("part")
-            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32 if
-                                    lines.type == pa.string() else np.int64)
-            data = lines.buffers()[2]
-            gz.write(memoryview(data)[offsets[lines.offset]:offsets[lines.offset + len(lines)]])
-            log.info("  pension %s: %s/%s records", path.name, f"{min(start + chunk, total):,}",
-                     f"{total:,}")
+        for table in [tables] if isinstance(tables, pa.Table) else tables:
+            for start in range(0, table.num_rows, chunk):
+                part = table.slice(start, chunk)
+                con.register("part", part)
+                lines = con.sql(
+                    "SELECT to_json(struct_pack(person_key, district_code, scheme, birth_year, "
+                    "sex, status)) || chr(10) AS line FROM part"
+                ).to_arrow_table().column(0).combine_chunks()
+                con.unregister("part")
+                offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32 if
+                                        lines.type == pa.string() else np.int64)
+                data = lines.buffers()[2]
+                gz.write(memoryview(data)[offsets[lines.offset]:
+                                          offsets[lines.offset + len(lines)]])
+                total += part.num_rows
+            log.info("  pension %s: %s records", path.name, f"{total:,}")
     con.close()
     tmp.replace(path)
+    return total
 
 
 # --------------------------------------------------------------------------- broken deliveries
@@ -857,7 +896,6 @@ def generate(landing: Path, opts: Options) -> dict:
     landing.mkdir(parents=True, exist_ok=True)
     city = build_city(opts.seed)
     ledger = Ledger()
-    persons = make_persons(city, opts.seed, opts.scale)
     # Imported here: submissions.py uses this module's helpers (ledger, CSV writer).
     from junheng.demo.submissions import plan_submissions, write_submissions
 
@@ -898,14 +936,15 @@ def generate(landing: Path, opts: Options) -> dict:
                                             opts.defect_rate, ledger, _write_csv)
 
         name = f"pension_{year}.jsonl.gz"
-        pension = make_pension(city, persons, opts.seed, year, opts, ledger, name)
-        write_pension(folder("pension") / name, pension, opts.compresslevel)
+        pension_records = write_pension(
+            folder("pension") / name,
+            pension_tables(city, opts.seed, year, opts, ledger, name), opts.compresslevel)
         counts[str(year)] = {
             "townships": len(towns), "schools": len(rows), "health_institutions": len(orgs),
             "eldercare_facilities": len(facilities), "air_rows": air.num_rows,
-            "pension_records": pension.num_rows, "submission_rows": submission_rows,
+            "pension_records": pension_records, "submission_rows": submission_rows,
         }
-        del pension, air
+        del air
 
     broken = []
     if opts.broken:

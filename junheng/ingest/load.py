@@ -205,12 +205,18 @@ def _materialise_arrow(con: duckdb.DuckDBPyConnection, name: str, table: pa.Tabl
     con.unregister("_arrow_in")
 
 
-def _read(con: duckdb.DuckDBPyConnection, d: Delivery) -> dict[str, list[str]]:
-    """Read a delivery into temp tables `_read_<entity>`; return extra columns per part."""
+def _read(con: duckdb.DuckDBPyConnection, d: Delivery,
+          person_level: Callable | None = None) -> dict[str, list[str]]:
+    """Read a delivery into temp tables `_read_<entity>`; return extra columns per part.
+    `person_level` (junheng/engine) reads a restricted delivery on another engine and runs
+    its rules there: `_read_<entity>` and `_checked_<entity>` are then views of its output."""
     spec, path = d.spec, d.archive_path
     extras: dict[str, list[str]] = {}
     entity = spec.parts[0].entity
-    if spec.format == "xlsx":
+    if person_level is not None and spec.parts[0].restricted:
+        extras[entity] = person_level(con, d, spec.parts[0], f"_read_{entity}",
+                                      f"_checked_{entity}")
+    elif spec.format == "xlsx":
         for name, (table, extra) in read_xlsx(path.read_bytes(), spec, d.file_name).items():
             _materialise_arrow(con, f"_read_{name}", table)
             extras[name] = extra
@@ -373,13 +379,13 @@ def rejection_message(outcomes: dict[tuple[str, str], Outcome], tables: list[str
 
 def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landing: Path,
                    archive_root: Path, run_id: str, audit: Audit,
-                   force: bool = False) -> FeedResult:
+                   force: bool = False, person_level: Callable | None = None) -> FeedResult:
     """Write, audit, publish one feed-year (see the module's docstring).
 
     `audit(con, part, relation, counts)` validates the candidate rows of one part (a temp
     relation with the staging table's columns) and returns {level: Outcome}. `force`
     re-reads every file (no size/mtime shortcut) and audits even an unchanged or
-    previously rejected delivery again."""
+    previously rejected delivery again. `person_level`: see `_read`."""
     ensure_quality_tables(con)
     clean_archive_tmp(archive_root)
     deliveries, unexpected = scan(landing, feed, year)
@@ -389,7 +395,8 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
         archive(d, archive_root, known)
     _keep_unexpected(con, unexpected, archive_root, known, run_id)
     seconds = {"archive": time.perf_counter() - t0}
-    return _load(con, feed, year, deliveries, unexpected, run_id, audit, force, seconds)
+    return _load(con, feed, year, deliveries, unexpected, run_id, audit, force, seconds,
+                 person_level)
 
 
 def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landing: Path,
@@ -463,7 +470,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
 
 def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: list[Delivery],
           unexpected: list[Delivery], run_id: str, audit: Audit, force: bool,
-          seconds: dict[str, float]) -> FeedResult:
+          seconds: dict[str, float], person_level: Callable | None = None) -> FeedResult:
     """Write, audit, publish the archived deliveries of one unit of delivery."""
     delivered = {d.file_name for d in deliveries}
     missing = [f.name(year) for f in feed.files if f.name(year) not in delivered]
@@ -496,7 +503,7 @@ def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: lis
     try:
         try:
             for d in deliveries:
-                extras |= _read(con, d)
+                extras |= _read(con, d, person_level)
                 if feed.unit_column:
                     _add_unit_column(con, feed, d)
         except DeliveryError as exc:
@@ -655,6 +662,8 @@ def _stage_candidate(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: D
     if part.district_column:
         district_names(con, part)
     rules = sql_text(f"staging/{part.staging}.sql")
+    if relation_kind(con, "main", f"_checked_{e}", database="temp") == "view":
+        rules = f"select _line, _violations from _checked_{e}"   # run by another engine
     params = {"feed": feed.id, "year": year, "file": d.file_name, "sha": d.sha256,
               "table": part.raw_table, "run": run_id}
     if part.staging_view:

@@ -28,6 +28,7 @@ from pipelines.resources import (
     GreatExpectations,
     LandingZone,
     Methodology,
+    PersonLevelEngine,
     Releases,
 )
 from pipelines.schedules import monthly_monitoring_run
@@ -204,7 +205,8 @@ def test_a_failing_run_writes_an_alert_and_posts_it(landing, tmp_path):
                  "landing": LandingZone(path=str(work)),
                  "methodology": Methodology(), "releases": Releases(path=str(tmp_path / "x")),
                  "alerts": Alerts(log_path=str(tmp_path / "alerts.log")),
-                 "gx": GreatExpectations(docs_dir=str(tmp_path / "docs"))}
+                 "gx": GreatExpectations(docs_dir=str(tmp_path / "docs")),
+                 "engine": PersonLevelEngine()}
     job = defs.resolve_job_def("pension_ingest")
     result = job.execute_in_process(instance=instance, partition_key="2021",
                                     resources=resources, raise_on_error=False)
@@ -264,7 +266,8 @@ def test_backfill_of_every_year_gives_the_same_warehouse_as_a_full_run(full_run,
                  "methodology": Methodology(),
                  "releases": Releases(path=str(tmp_path / "extracts")),
                  "alerts": Alerts(log_path=str(tmp_path / "alerts.log")),
-                 "gx": GreatExpectations(docs_dir=str(tmp_path / "docs"))}
+                 "gx": GreatExpectations(docs_dir=str(tmp_path / "docs")),
+                 "engine": PersonLevelEngine()}
     job = defs.resolve_job_def("monitoring_run")
     for year in reversed(years):                          # order must not matter
         assert job.execute_in_process(instance=instance, partition_key=year,

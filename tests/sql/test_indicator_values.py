@@ -34,6 +34,8 @@ def test_p1_counts_a_dual_person_once_in_the_employee_district():
                 + sql_text("intermediate/int_air_unit_days.sql"))
     con.execute("create temp table _persons as "
                 + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
+    con.execute("create temp table _pension_districts as "
+                + sql_text("intermediate/int_pension_districts.sql"))
     parts = con.execute(values_sql(), {"year": year}).df()
     p1 = parts[parts["indicator_id"] == "P1"].set_index("district_code")
     # 320508: k0 (contributing, via the employee record) and k1 (suspended): 1 of 2
