@@ -24,9 +24,14 @@ from junheng.registry import published
 
 # The release's contract, in order, written out here on purpose: an oracle independent of
 # junheng.registry, from which the release is built: the columns of extracts.md (each table
-# may end with null_reason and carries methodology_version). Not yet here: indicators.parquet
-# and revisions.parquet, and data_quality's department, reason and in_use.
+# may end with null_reason and carries methodology_version).
 SPEC_COLUMNS = {
+    "indicators": ["indicator_id", "table1_no", "area", "name_zh", "name_en", "unit",
+                   "direction", "source", "form", "weight_population", "in_index", "weight",
+                   "baseline_2020", "target_2025", "target_type", "target_rule",
+                   "target_source", "score_zero", "score_full", "precision", "equalise",
+                   "effective_weight", "index_weight", "area_weight", "aggregation",
+                   "table1_baseline_printed", "table1_target_printed"],
     "indicator_values": ["year", "district_code", "indicator_id", "value", "numerator",
                          "denominator", "unit", "standard_error", "source_rows_used",
                          "source_rows_rejected", "null_reason"],
@@ -52,11 +57,13 @@ SPEC_COLUMNS = {
                         "null_reason"],
     "rank_sensitivity": ["year", "district_code", "rank_default", "rank_median", "rank_p05",
                          "rank_p95", "mean_abs_shift", "draws", "seed"],
-    "data_quality": ["feed", "year", "file_name", "sha256", "bytes", "rows_read", "rows_loaded",
-                     "rows_rejected", "expectations_run", "expectations_failed",
-                     "dual_enrolments", "status"],
+    "data_quality": ["feed", "department", "year", "file_name", "sha256", "bytes", "rows_read",
+                     "rows_loaded", "rows_rejected", "expectations_run", "expectations_failed",
+                     "dual_enrolments", "status", "reason", "in_use"],
     "pension_dual_enrolments": ["year", "district_code", "persons_in_both_schemes",
                                 "disagreeing_status"],
+    "revisions": ["previous_release_id", "table", "key", "column", "old_value", "new_value",
+                  "cause"],
 }
 
 
@@ -128,7 +135,8 @@ def test_manifest_checksums_verify(full_run):
 
 def test_data_dictionary_covers_every_column(full_run):
     release = _release(full_run[0])
-    with open(release / "data_dictionary.csv", encoding="utf-8") as fh:
+    assert (release / "data_dictionary.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    with open(release / "data_dictionary.csv", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     described = {(r["file"], r["column"]) for r in rows if r["description_zh"]
                  and r["description_en"] and r["type"]}
@@ -229,7 +237,9 @@ def test_no_person_level_data_in_any_release_file_or_snapshot(full_run):
     for release in (root / "extracts").iterdir():
         if not release.is_dir():
             continue
-        for f in release.iterdir():
+        for f in release.rglob("*"):
+            if f.is_dir():
+                continue
             data = f.read_bytes()
             if f.suffix == ".parquet":
                 t = pq.read_table(f)
