@@ -37,8 +37,15 @@ from junheng.lineage import stale_years
 from junheng.methodology.index import cross_year, with_targets
 from junheng.methodology.values import finalize_series, stored_figures
 from junheng.ops.landing import file_sha256
-from junheng.publish.bundle import (datapackage, indicators_table, revisions, write_csv,
-                                    write_listing, write_sha256sums, write_zip)
+from junheng.publish.bundle import (
+    datapackage,
+    indicators_table,
+    revisions,
+    write_csv,
+    write_listing,
+    write_sha256sums,
+    write_zip,
+)
 from junheng.publish.dictionary import TABLES, dictionary_rows, schema
 from junheng.registry import per_year_published
 from junheng.sql import ident, one, relation_exists
@@ -240,6 +247,9 @@ def write_release(plan: Plan, extracts: Path, now: datetime | None = None,
     extracts.mkdir(parents=True, exist_ok=True)
     for stale in extracts.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
+    for pattern in (".index.html-*", ".*.zip-*"):   # a killed run's half-written files
+        for stale in extracts.glob(pattern):
+            stale.unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=extracts))
     try:
         outputs = []
