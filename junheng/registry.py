@@ -554,21 +554,85 @@ MARTS = (
 
 # --------------------------------------------------------------------------- release only
 
+INDICATORS = Table(
+    RELEASE, "indicators", "One row per indicator of the catalogue",
+    " as this release used it: every column of indicators.csv, the effective weights after "
+    "configuration and Table 1 as printed; with indicator_values a third party can recompute "
+    "every score, area score and the attainment index.",
+    "本数据包所用指标目录每个指标一行：indicators.csv 的全部列、按配置生效的权重及规划表1原文；"
+    "据此和指标值表可重算全部得分、领域得分和达标指数。",
+    keys=("indicator_id",),
+    columns=(*(c for c in REFERENCE[2].columns
+               if c.name not in ("table1_baseline_printed", "table1_target_printed")),
+             Column("effective_weight", F64, "", "生效权重（配置后的指标权重）",
+                    "Weight of the indicator within its area after configuration "
+                    "(indicator_weights); the catalogue's weight is in `weight`"),
+             Column("index_weight", F64, "share", "指标在达标指数中的权重",
+                    "Share of the attainment index: effective_weight / the area's in-index "
+                    "effective weights x the area's normalised weight (0 outside the index)"),
+             Column("area_weight", F64, "", "领域权重（配置后，未归一化）",
+                    "Weight of the indicator's area after configuration (area_weights), "
+                    "before normalisation over the areas in the index"),
+             Column("aggregation", STR, "", "指数汇总方法",
+                    "How areas are combined: arithmetic or geometric (configuration)"),
+             REFERENCE[2].column("table1_baseline_printed"),
+             REFERENCE[2].column("table1_target_printed"),
+             VOCABULARY["methodology_version"]),
+    owner="publication", asset=False, release_position=0,
+    reads=("reference.indicators",))
+
+
 DATA_QUALITY = Table(
     RELEASE, "data_quality", "One row per delivered file",
-    ": its counts, the expectations of the suites run on that very delivery, and (pension) "
-    "dual enrolments; from quality.deliveries and quality.check_results when published.",
-    "每个交付文件一行：行数、对该交付所执行的期望及未通过数、（养老保险）重复参保人数。",
+    ": its department (submissions), counts, the expectations of the suites run on that very "
+    "delivery, (pension) dual enrolments, status, why it was rejected or failed, and whether "
+    "it is the delivery in use; from quality.deliveries and quality.check_results when "
+    "published.",
+    "每个交付文件一行：报送部门（submissions）、行数、对该交付所执行的期望及未通过数、（养老保险）"
+    "重复参保人数、状态、拒收或失败原因、是否为在用交付。",
     keys=("feed", "year", "file_name", "sha256"),
-    columns=_columns("feed", "year", "file_name", "sha256", "bytes", "rows_read", "rows_loaded",
+    columns=_columns("feed",
+                     Column("department", STR, "", "报送部门（仅 submissions）",
+                            "Department whose file it is (submissions only)"),
+                     "year", "file_name", "sha256", "bytes", "rows_read", "rows_loaded",
                      "rows_rejected", "expectations_run", "expectations_failed",
-                     "dual_enrolments", "status", "methodology_version"),
+                     "dual_enrolments", "status",
+                     Column("reason", STR, "", "拒收或读取失败的原因（rejected、failed）",
+                            "Why the delivery was rejected or failed"),
+                     Column("in_use", BOOL, "", "是否为在用交付",
+                            "Whether this delivery is the one in use (its rows are published)"),
+                     "methodology_version"),
     owner="publication", asset=False, release_position=9,
     reads=("quality.deliveries", "quality.check_results", "marts.pension_dual_enrolments"))
 
 
+REVISIONS = Table(
+    RELEASE, "revisions", "One row per published value that differs from the previous "
+    "release",
+    ": the table, the row's key, the column, the old and new value as text, and the cause "
+    "(a new delivery, the configuration, the methodology or the code).",
+    "与上一版数据包相比每个发生变化的发布值一行：表、行键、列、旧值和新值（文本）及原因"
+    "（新交付、配置、方法或代码）。",
+    keys=("table", "key", "column"),
+    columns=_columns(
+        Column("previous_release_id", STR, "", "上一版数据包编号", "Previous release id"),
+        Column("table", STR, "", "表", "Table (file name without .parquet)"),
+        Column("key", STR, "", "行键（键列=值，以 | 分隔）",
+               "The row's key columns as text: name=value joined by |"),
+        Column("column", STR, "", "列", "Column whose value changed"),
+        Column("old_value", STR, "", "旧值（文本；空为无此行或空值）",
+               "Previous value as text (null: no such row, or null)"),
+        Column("new_value", STR, "", "新值（文本；空为行已删除或空值）",
+               "New value as text (null: row removed, or null)"),
+        Column("cause", STR, "", "原因",
+               "new delivery: <feed> <year>, configuration, methodology or code"),
+        "methodology_version"),
+    owner="publication", asset=False, release_position=11)
+
+
 REGISTRY: dict[str, Table] = {t.address: t for t in
-                              (*REFERENCE, *FEED_TABLES, *QUALITY, *MARTS, DATA_QUALITY)}
+                              (*REFERENCE, *FEED_TABLES, *QUALITY, *MARTS, INDICATORS,
+                               DATA_QUALITY, REVISIONS)}
 
 
 # --------------------------------------------------------------------------- views

@@ -37,6 +37,15 @@ from junheng.lineage import stale_years
 from junheng.methodology.index import cross_year, with_targets
 from junheng.methodology.values import finalize_series, stored_figures
 from junheng.ops.landing import file_sha256
+from junheng.publish.bundle import (
+    datapackage,
+    indicators_table,
+    revisions,
+    write_csv,
+    write_listing,
+    write_sha256sums,
+    write_zip,
+)
 from junheng.publish.dictionary import TABLES, dictionary_rows, schema
 from junheng.registry import per_year_published
 from junheng.sql import ident, one, relation_exists
@@ -164,6 +173,7 @@ def plan_release(con: duckdb.DuckDBPyConnection, config) -> Plan:
     tables["equalisation_index"] = with_targets(tables["equalisation_index"],
                                                 tables["target_progress"])
     tables["data_quality"] = data_quality(con, config.methodology_version)
+    tables["indicators"] = indicators_table(cat, config)
     inputs = [{"feed": r[0], "year": r[1], "name": r[2], "sha256": r[3]} for r in con.execute(
         f"select feed, year, file_name, sha256 from quality.deliveries where status = 'loaded' "
         f"and year in ({', '.join('?' * len(years))}) order by all", list(years)).fetchall()]
@@ -178,8 +188,10 @@ def data_quality(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame:
     """One row per delivered file: counts, expectations (of the suites run on that very
     delivery, passed or rejected) and (pension) dual enrolments."""
     dq = con.execute(
-        "select d.feed, d.year, d.file_name, d.sha256, d.bytes, d.rows_read, d.rows_loaded, "
-        "d.rows_rejected, d.status, c.run as expectations_run, "
+        "select d.feed, d.department, d.year, d.file_name, d.sha256, d.bytes, d.rows_read, "
+        "d.rows_loaded, d.rows_rejected, d.status, "
+        "case when d.status in ('rejected', 'failed') then d.message end as reason, "
+        "d.status = 'loaded' as in_use, c.run as expectations_run, "
         "c.failed as expectations_failed from quality.deliveries d left join ("
         "select feed, year, delivery_sha256, sum(evaluated) as run, sum(failed) as failed "
         "from quality.check_results group by all) c on c.feed = d.feed and c.year = d.year "
@@ -235,28 +247,37 @@ def write_release(plan: Plan, extracts: Path, now: datetime | None = None,
     extracts.mkdir(parents=True, exist_ok=True)
     for stale in extracts.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
+    for pattern in (".index.html-*", ".*.zip-*"):   # a killed run's half-written files
+        for stale in extracts.glob(pattern):
+            stale.unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=extracts))
     try:
         outputs = []
         arrow = {}
-        for name in TABLES:
-            table = to_arrow(name, plan.tables[name])
+
+        def write_table(name: str, frame: pd.DataFrame) -> dict:
+            table = to_arrow(name, frame)
             arrow[name] = table
             path = tmp / f"{name}.parquet"
             pq.write_table(table, path, compression="zstd")
-            outputs.append({"name": path.name, "rows": table.num_rows, "sha256": file_sha256(path),
-                            "columns": [{"name": f.name, "type": str(f.type)}
-                                        for f in table.schema]})
             if on_file:
                 on_file(path.name)
+            return {"name": path.name, "rows": table.num_rows, "sha256": file_sha256(path),
+                    "columns": [{"name": f.name, "type": str(f.type)} for f in table.schema]}
+
+        # The revisions depend on the previous release, not on the content: written after
+        # the content hash, which they do not enter.
+        for name in TABLES:
+            if name != "revisions":
+                outputs.append(write_table(name, plan.tables[name]))
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["file", "column", "type", "unit", "description_zh", "description_en", "key"])
         w.writerows(dictionary_rows())
-        (tmp / "data_dictionary.csv").write_text(buf.getvalue(), encoding="utf-8")
-        outputs.append({"name": "data_dictionary.csv", "rows": len(dictionary_rows()),
-                        "sha256": file_sha256(tmp / "data_dictionary.csv"), "columns": []})
-        content = {"outputs": {o["name"]: o["sha256"] for o in outputs},
+        (tmp / "data_dictionary.csv").write_text("\ufeff" + buf.getvalue(), encoding="utf-8")
+        dictionary = {"name": "data_dictionary.csv", "rows": len(dictionary_rows()),
+                      "sha256": file_sha256(tmp / "data_dictionary.csv"), "columns": []}
+        content = {"outputs": {o["name"]: o["sha256"] for o in [*outputs, dictionary]},
                    "configuration": plan.configuration, "inputs": plan.inputs,
                    "published_years": plan.published_years,
                    "withheld": {str(k): v for k, v in plan.withheld.items()}}
@@ -269,6 +290,15 @@ def write_release(plan: Plan, extracts: Path, now: datetime | None = None,
                 return Release(previous, extracts / previous, content_hash, True, old)
         now = now or datetime.now(UTC)
         release_id = f"{now:%Y%m%dT%H%M%SZ}-{content_hash[:8]}"
+        prev_dir = extracts / previous if previous and (extracts / previous).is_dir() else None
+        prev_manifest = json.loads((prev_dir / "manifest.json").read_text(encoding="utf-8")) \
+            if prev_dir and (prev_dir / "manifest.json").exists() else None
+        revised = revisions(prev_dir, prev_manifest, arrow, plan.inputs, plan.configuration,
+                            plan.methodology_version)
+        outputs.append(write_table("revisions", revised))
+        outputs.append(dictionary)
+        for name, table in arrow.items():
+            write_csv(table, tmp / "csv" / f"{name}.csv")
         manifest = {
             "release_id": release_id, "created_at": now.isoformat(timespec="seconds"),
             "code_version": code_version(), "methodology_version": plan.methodology_version,
@@ -284,11 +314,18 @@ def write_release(plan: Plan, extracts: Path, now: datetime | None = None,
         (tmp / "index.html").write_text(render_index(manifest, arrow, plan), encoding="utf-8")
         if on_file:
             on_file("index.html")
-        for p in tmp.iterdir():
-            os.chmod(p, 0o444)
+        shutil.copyfile(PROJECT_ROOT / "docs" / "methodology.md", tmp / "methodology.md")
+        (tmp / "datapackage.json").write_text(
+            json.dumps(datapackage(tmp, release_id, manifest), ensure_ascii=False, indent=2)
+            + "\n", encoding="utf-8")
+        write_sha256sums(tmp)                     # last: it covers every other file
+        for p in tmp.rglob("*"):
+            os.chmod(p, 0o755 if p.is_dir() else 0o444)
         os.chmod(tmp, 0o755)
         final = extracts / release_id
         os.rename(tmp, final)                     # the release appears complete, or not at all
+        write_zip(extracts, final)                # beside it, each under a temporary name
+        write_listing(extracts, release_id)
         _replace_latest(extracts, release_id)     # then LATEST, in one atomic step
         return Release(release_id, final, content_hash, False, manifest)
     except BaseException:

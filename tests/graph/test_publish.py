@@ -24,9 +24,14 @@ from junheng.registry import published
 
 # The release's contract, in order, written out here on purpose: an oracle independent of
 # junheng.registry, from which the release is built: the columns of extracts.md (each table
-# may end with null_reason and carries methodology_version). Not yet here: indicators.parquet
-# and revisions.parquet, and data_quality's department, reason and in_use.
+# may end with null_reason and carries methodology_version).
 SPEC_COLUMNS = {
+    "indicators": ["indicator_id", "table1_no", "area", "name_zh", "name_en", "unit",
+                   "direction", "source", "form", "weight_population", "in_index", "weight",
+                   "baseline_2020", "target_2025", "target_type", "target_rule",
+                   "target_source", "score_zero", "score_full", "precision", "equalise",
+                   "effective_weight", "index_weight", "area_weight", "aggregation",
+                   "table1_baseline_printed", "table1_target_printed"],
     "indicator_values": ["year", "district_code", "indicator_id", "value", "numerator",
                          "denominator", "unit", "standard_error", "source_rows_used",
                          "source_rows_rejected", "null_reason"],
@@ -52,11 +57,13 @@ SPEC_COLUMNS = {
                         "null_reason"],
     "rank_sensitivity": ["year", "district_code", "rank_default", "rank_median", "rank_p05",
                          "rank_p95", "mean_abs_shift", "draws", "seed"],
-    "data_quality": ["feed", "year", "file_name", "sha256", "bytes", "rows_read", "rows_loaded",
-                     "rows_rejected", "expectations_run", "expectations_failed",
-                     "dual_enrolments", "status"],
+    "data_quality": ["feed", "department", "year", "file_name", "sha256", "bytes", "rows_read",
+                     "rows_loaded", "rows_rejected", "expectations_run", "expectations_failed",
+                     "dual_enrolments", "status", "reason", "in_use"],
     "pension_dual_enrolments": ["year", "district_code", "persons_in_both_schemes",
                                 "disagreeing_status"],
+    "revisions": ["previous_release_id", "table", "key", "column", "old_value", "new_value",
+                  "cause"],
 }
 
 
@@ -128,7 +135,8 @@ def test_manifest_checksums_verify(full_run):
 
 def test_data_dictionary_covers_every_column(full_run):
     release = _release(full_run[0])
-    with open(release / "data_dictionary.csv", encoding="utf-8") as fh:
+    assert (release / "data_dictionary.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    with open(release / "data_dictionary.csv", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     described = {(r["file"], r["column"]) for r in rows if r["description_zh"]
                  and r["description_en"] and r["type"]}
@@ -147,6 +155,12 @@ def test_identical_inputs_give_an_identical_content_hash(full_run, tmp_path):
     assert same.unchanged and same.release_id == again.release_id
     other = write_release(plan_release(con, Config(seed=1)), tmp_path / "elsewhere")
     assert other.content_hash != again.content_hash
+    # The first release in a folder has no revisions; the next names the configuration.
+    assert pq.read_table(again.path / "revisions.parquet").num_rows == 0
+    rev = pq.read_table(other.path / "revisions.parquet").to_pylist()
+    assert rev and {r["cause"] for r in rev} == {"configuration"}
+    assert {r["previous_release_id"] for r in rev} == {again.release_id}
+    assert {r["table"] for r in rev} == {"rank_sensitivity"}   # the seed moves the draws only
 
 
 def test_a_publication_killed_midway_leaves_the_last_release(full_run, tmp_path):
@@ -201,6 +215,7 @@ def test_reader_holding_the_snapshot_open_during_a_full_run(full_run):
     code, generated, collected = lines[1].split(",")
     lines[1] = f"{code},{generated},{float(collected) - 1:.2f}"
     sewage.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    previous = (root / "extracts" / "LATEST").read_text().strip()
     t = threading.Thread(target=keep_querying)
     t.start()
     out = junheng_run(run_env(root, root / "landing"))
@@ -217,6 +232,23 @@ def test_reader_holding_the_snapshot_open_during_a_full_run(full_run):
                             "from snapshot_info').fetchall()[0][0].isoformat())"],
                            capture_output=True, text=True, check=True)
     assert probe.stdout.strip() > first[1].isoformat()
+    # The new release's revisions: the changed values, each caused by that delivery alone.
+    new = _release(root)
+    assert new.name != previous
+    rev = pq.read_table(new / "revisions.parquet").to_pandas()
+    assert len(rev) and set(rev["cause"]) == {"new delivery: environment 2025"}, \
+        rev.groupby(["table", "cause"]).size()
+    assert set(rev["previous_release_id"]) == {previous}
+    w1 = rev[(rev["table"] == "indicator_values") & (rev["column"] == "value")]
+    assert set(w1["key"].str.extract(r"indicator_id=(\w+)")[0]) == {"W1"}
+    assert w1["key"].str.startswith("year=2025|").all()
+    assert (w1["old_value"] != w1["new_value"]).all()
+    dq = rev[rev["table"] == "data_quality"]
+    assert set(dq["key"].str.extract(r"file_name=([^|]+)")[0]) == {"sewage_2025.csv"}
+    # The first release of the folder has none.
+    first_release = min(p for p in (root / "extracts").iterdir()
+                        if p.is_dir() and not p.name.startswith("."))
+    assert pq.read_table(first_release / "revisions.parquet").num_rows == 0
 
 
 def test_no_person_level_data_in_any_release_file_or_snapshot(full_run):
@@ -229,7 +261,9 @@ def test_no_person_level_data_in_any_release_file_or_snapshot(full_run):
     for release in (root / "extracts").iterdir():
         if not release.is_dir():
             continue
-        for f in release.iterdir():
+        for f in release.rglob("*"):
+            if f.is_dir():
+                continue
             data = f.read_bytes()
             if f.suffix == ".parquet":
                 t = pq.read_table(f)
