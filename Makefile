@@ -58,4 +58,5 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .dagster_home data warehouse/*.duckdb warehouse/*.duckdb.wal
+	rm -rf $(VENV) .dagster_home data warehouse/*.duckdb warehouse/*.duckdb.wal \
+		warehouse/query_snapshots

@@ -70,7 +70,20 @@ def snapshot_path(warehouse: Path) -> Path:
 
 SNAPSHOT_INFO = {c.name: c for c in (
     Column("release_id", None, "", "发布编号", "Release id the snapshot was published with"),
-    Column("created_at", None, "UTC", "快照生成时间（UTC）", "When the snapshot was written (UTC)"))}
+    Column("created_at", None, "UTC", "快照生成时间（UTC）",
+           "When the snapshot was written (UTC)"))}
+
+# Columns the staging SQL derives under a new name (warehouse/sql/staging): the registry
+# declares a staging table by the feed's own column names.
+STAGING_DERIVED = {c.name: c for c in (
+    Column("district_as_delivered", None, "", "交付的区县名称（原文）",
+           "District name as delivered, before matching to a code"),
+    Column("is_comprehensive", None, "", "是否具备综合功能", "Has comprehensive functions (是)"),
+    Column("is_inclusive", None, "", "是否普惠性", "Inclusive (affordable) school (是)"),
+    Column("is_in_group", None, "", "是否集团化办学", "Part of a school group (是)"),
+    Column("measured_at", None, "UTC+8", "监测时间（北京时间）", "Hour measured (Beijing time)"),
+    Column("flagged_invalid", None, "", "该小时被分析仪标为无效（-99）的污染物个数",
+           "Pollutants the analyser flagged invalid (-99) this hour: kept as null"))}
 
 
 def _describe(schema: str, name: str, column: str | None = None) -> tuple[str, str, str]:
@@ -92,6 +105,8 @@ def _describe(schema: str, name: str, column: str | None = None) -> tuple[str, s
         c = t.column(column)
     elif column in VOCABULARY:
         c = VOCABULARY[column]
+    elif schema == "staging" and column in STAGING_DERIVED:
+        c = STAGING_DERIVED[column]
     return (c.unit, c.zh, c.en) if c else ("", "", "")
 
 
