@@ -50,9 +50,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
-# Render the latest release's index.html in headless Chromium (apt-get install chromium).
+# Render the latest release's index.html in headless Chromium (apt-get install chromium
+# fonts-noto-cjk), as a phone (390 px) and a desktop (1400 px) see it.
 screenshot:
-	scripts/screenshot.sh
+	SCREENSHOT_WIDTH=390 scripts/screenshot.sh
+	SCREENSHOT_WIDTH=1400 scripts/screenshot.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
