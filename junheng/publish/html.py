@@ -332,8 +332,8 @@ input.sw{position:absolute;opacity:0;width:1px;height:1px}
 background:#4c78a8;color:#fff}
 #lang-zh:focus-visible~.page label[for=lang-zh],#lang-en:focus-visible~.page label[for=lang-en]{
 outline:2px solid #222}
-#lang-zh:checked~.page [lang=en]{display:none}
-#lang-en:checked~.page [lang=zh-CN]{display:none}
+#lang-zh:checked~.page [lang=en]:not(.keep){display:none}
+#lang-en:checked~.page [lang=zh-CN]:not(.keep){display:none}
 @media (max-width:600px){body{font-size:15px}h1{font-size:1.25rem}.page{padding:.3rem .6rem 2rem}
 table{font-size:12px}th,td{padding:2px 5px}}
 """
@@ -507,8 +507,8 @@ def render_index(manifest: dict, tables: dict[str, pa.Table], plan) -> str:
              "aria-label='中文'>"
              "<input type='radio' name='lang' id='lang-en' class='sw' aria-label='English'>"
              "<div class='page'>"
-             "<nav class='lang'><label for='lang-zh' lang='zh-CN'>中文</label>"
-             "<label for='lang-en' lang='en'>English</label></nav>"]
+             "<nav class='lang'><label for='lang-zh' lang='zh-CN' class='keep'>中文</label>"
+             "<label for='lang-en' lang='en' class='keep'>English</label></nav>"]
     parts.append(
         "<h1>" + _t("苏州市基本公共服务均等化监测", "Suzhou public-service equalisation monitor")
         + "</h1>"
@@ -622,7 +622,8 @@ def render_index(manifest: dict, tables: dict[str, pa.Table], plan) -> str:
                           _num(r["beta_se"], 4), r["n"]] for r in conv]))
 
     prog = _rows(tables["target_progress"])
-    parts.append(_h(2, f"{last}年2025目标完成进度", f"Progress towards the 2025 targets, {last}",
+    parts.append(_h(2, f"2025年目标完成进度（{last}年）",
+                    f"Progress towards the 2025 targets, {last}",
                     "progress"))
     parts.append(_explain("progress_share") + _explain("ratio"))
     parts.append("<ul class='note'>" + "".join(

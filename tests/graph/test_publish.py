@@ -269,7 +269,8 @@ def _visible(page: str, lang: str) -> str:
         def handle_starttag(self, tag, attrs):
             if tag in ("meta", "input", "br", "line", "circle", "rect", "path", "polyline"):
                 return
-            self.stack.append(dict(attrs).get("lang") == other)
+            a = dict(attrs)
+            self.stack.append(a.get("lang") == other and a.get("class") != "keep")
 
         def handle_endtag(self, tag):
             if tag in ("meta", "input", "br", "line", "circle", "rect", "path", "polyline"):
@@ -292,8 +293,11 @@ def test_index_html_is_chinese_with_an_english_switch_and_fits_a_phone(full_run)
     assert "name='viewport' content='width=device-width, initial-scale=1'" in page
     # The switch: two radio buttons, Chinese checked; CSS hides the other language.
     assert "id='lang-zh' class='sw' checked" in page and "id='lang-en'" in page
-    assert "#lang-en:checked~.page [lang=zh-CN]{display:none}" in page
-    assert "#lang-zh:checked~.page [lang=en]{display:none}" in page
+    assert "#lang-en:checked~.page [lang=zh-CN]:not(.keep){display:none}" in page
+    assert "#lang-zh:checked~.page [lang=en]:not(.keep){display:none}" in page
+    # Both buttons stay visible whichever language is shown.
+    assert "<label for='lang-en' lang='en' class='keep'>English</label>" in page
+    assert page.count("class='keep'") == 2
     zh, en = _visible(page, "zh-CN"), _visible(page, "en")
     assert "各服务领域的指标" in zh and "Indicators by service area" not in zh
     assert "Indicators by service area" in en and "各服务领域的指标" not in en
