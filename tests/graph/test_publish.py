@@ -217,6 +217,12 @@ def test_reader_holding_the_snapshot_open_during_a_full_run(full_run):
                             "from snapshot_info').fetchall()[0][0].isoformat())"],
                            capture_output=True, text=True, check=True)
     assert probe.stdout.strip() > first[1].isoformat()
+    # And a reconnect in this very process (a notebook's kernel), with the old session still
+    # open: the link now names a new file, so DuckDB opens a new instance.
+    again = duckdb.connect(str(snapshot), read_only=True)
+    assert again.execute("select created_at from snapshot_info").fetchall()[0][0].isoformat() \
+        == probe.stdout.strip()
+    again.close()
 
 
 def test_no_person_level_data_in_any_release_file_or_snapshot(full_run):
