@@ -55,12 +55,15 @@ bench: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python scripts/bench_scale.py $(BENCH_SCALE_ARGS)
 
-# Render the latest release's index.html in headless Chromium (apt-get install chromium).
+# Render the latest release's index.html in headless Chromium (apt-get install chromium
+# fonts-noto-cjk), as a phone (390 px) and a desktop (1400 px) see it.
 screenshot:
-	scripts/screenshot.sh
+	SCREENSHOT_WIDTH=390 scripts/screenshot.sh
+	SCREENSHOT_WIDTH=1400 scripts/screenshot.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .dagster_home data warehouse/*.duckdb warehouse/*.duckdb.wal
+	rm -rf $(VENV) .dagster_home data warehouse/*.duckdb warehouse/*.duckdb.wal \
+		warehouse/query_snapshots

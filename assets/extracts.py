@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from assets.resources import DuckDBWarehouse, Methodology, Releases
+from assets.resources import DuckDBWarehouse, LandingZone, Methodology, Releases
+from junheng.demo.marker import demo_feeds
 from junheng.publish.release import NothingToPublish, plan_release, write_release
 from junheng.publish.snapshot import publish_snapshot, snapshot_path, snapshot_release
 from junheng.registry import release_reads
@@ -15,7 +16,8 @@ READS = [dg.AssetKey([t.schema, t.name]) for t in release_reads() if t.asset]
 @dg.asset(key=["extracts", "release"], pool=POOL, kinds={"parquet"},
           deps=READS)
 def release(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
-            methodology: Methodology, releases: Releases) -> dg.MaterializeResult:
+            methodology: Methodology, releases: Releases,
+            landing: LandingZone) -> dg.MaterializeResult:
     """One row per table of the release: a versioned folder of zstd Parquet tables with
     manifest.json, data_dictionary.csv and index.html under $JUNHENG_EXTRACTS, LATEST
     pointing at it; and the read-only query snapshot beside the warehouse."""
@@ -26,6 +28,9 @@ def release(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse,
         except NothingToPublish as exc:
             raise dg.Failure(description=f"publication withheld, LATEST untouched: {exc}",
                              allow_retries=False) from None
+        # The page's demo notice (index.html); the manifest carries it once release.py
+        # writes plan.extras["demo_feeds"] into it.
+        plan.extras["demo_feeds"] = demo_feeds(landing.path_obj)
         result = write_release(plan, releases.path_obj)
         snap = snapshot_path(warehouse.path)
         if result.unchanged and snapshot_release(snap) == result.release_id:

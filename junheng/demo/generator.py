@@ -34,13 +34,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xlsxwriter
 
+from junheng.demo.marker import LEDGER_DIR  # the folder marking a demo landing zone
 from junheng.demo.targets import SHARE_0_2, SHARE_3_5, SHARE_6_14, City, build_city, rng_for
 from junheng.demo.targets import split_integer as split
 from junheng.reference import YEARS, District, districts
 
 log = logging.getLogger("junheng.demo")
 
-LEDGER_DIR = ".demo"
 LEDGER_COLUMNS = ["feed", "year", "file_name", "line", "column", "defect", "value"]
 # Names departments still use for areas that are no district of districts.csv
 # (merged or abolished): a row carrying one must be rejected, never guessed.

@@ -306,6 +306,7 @@ def write_release(plan: Plan, extracts: Path, now: datetime | None = None,
             "published_years": plan.published_years,
             "withheld_years": [{"year": y, "reasons": r} for y, r in sorted(plan.withheld.items())],
             "inputs": plan.inputs, "outputs": outputs,
+            "demo_feeds": plan.extras.get("demo_feeds"),   # not in the content hash
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2)
                                            + "\n", encoding="utf-8")

@@ -232,6 +232,12 @@ def test_reader_holding_the_snapshot_open_during_a_full_run(full_run):
                             "from snapshot_info').fetchall()[0][0].isoformat())"],
                            capture_output=True, text=True, check=True)
     assert probe.stdout.strip() > first[1].isoformat()
+    # And a reconnect in this very process (a notebook's kernel), with the old session still
+    # open: the link now names a new file, so DuckDB opens a new instance.
+    again = duckdb.connect(str(snapshot), read_only=True)
+    assert again.execute("select created_at from snapshot_info").fetchall()[0][0].isoformat() \
+        == probe.stdout.strip()
+    again.close()
     # The new release's revisions: the changed values, each caused by that delivery alone.
     new = _release(root)
     assert new.name != previous
@@ -280,11 +286,86 @@ def test_index_html_is_self_contained(full_run):
     page = (_release(full_run[0]) / "index.html").read_text(encoding="utf-8")
     assert "<svg" in page and "Attainment index by district" in page
     assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", page)
-    assert "<script" not in page and "url(" not in page
+    assert "<script" not in page and "url(" not in page and "@import" not in page
     for section in ("Area scores", "Indicators by service area", "Equalisation trend",
-                    "Progress towards the 2025 targets",
+                    "Progress towards the 2025 targets", "What was withheld or revised",
                     "How robust are the ranks", "Data quality per delivery", "Files"):
         assert section in page
+
+
+def _visible(page: str, lang: str) -> str:
+    """The page's text as the switch shows it in one language: the elements of the other
+    language (lang attribute) removed."""
+    from html.parser import HTMLParser
+
+    other = "en" if lang == "zh-CN" else "zh-CN"
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack: list[bool] = []
+            self.out: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("meta", "input", "br", "line", "circle", "rect", "path", "polyline"):
+                return
+            a = dict(attrs)
+            self.stack.append(a.get("lang") == other and a.get("class") != "keep")
+
+        def handle_endtag(self, tag):
+            if tag in ("meta", "input", "br", "line", "circle", "rect", "path", "polyline"):
+                return
+            self.stack.pop()
+
+        def handle_data(self, data):
+            if not any(self.stack):
+                self.out.append(data)
+
+    t = Text()
+    t.feed(page.split("<body>", 1)[1].removesuffix("</body></html>"))
+    return " ".join(t.out)
+
+
+def test_index_html_is_chinese_with_an_english_switch_and_fits_a_phone(full_run):
+    root = full_run[0]
+    page = (_release(root) / "index.html").read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html><html lang='zh-CN'>")
+    assert "name='viewport' content='width=device-width, initial-scale=1'" in page
+    # The switch: two radio buttons, Chinese checked; CSS hides the other language.
+    assert "id='lang-zh' class='sw' checked" in page and "id='lang-en'" in page
+    assert "#lang-en:checked~.page [lang=zh-CN]:not(.keep){display:none}" in page
+    assert "#lang-zh:checked~.page [lang=en]:not(.keep){display:none}" in page
+    # Both buttons stay visible whichever language is shown.
+    assert "<label for='lang-en' lang='en' class='keep'>English</label>" in page
+    assert page.count("class='keep'") == 2
+    zh, en = _visible(page, "zh-CN"), _visible(page, "en")
+    assert "各服务领域的指标" in zh and "Indicators by service area" not in zh
+    assert "Indicators by service area" in en and "各服务领域的指标" not in en
+    # Every status and measure explained in both languages.
+    for words in ("已达到2025年目标", "进度不足按时达标所需的60%", "差距在缩小"):
+        assert words in zh
+    for words in ("already meets the 2025 target", "negative means the gaps are closing"):
+        assert words in en
+    # A section per service area, a card per indicator of the catalogue.
+    import duckdb
+    wh = duckdb.connect(str(root / "wh" / "junheng.duckdb"), read_only=True)
+    ids = [r[0] for r in wh.execute("select indicator_id from reference.indicators").fetchall()]
+    areas = {r[0] for r in wh.execute("select distinct area from reference.indicators"
+                                      ).fetchall()}
+    wh.close()
+    for i in ids:
+        assert f'id="ind-{i}"' in page, i
+    for a in areas:
+        assert f'id="area-{a}"' in page, a
+    # Phones: charts scale, tables scroll in their own box, nothing of a fixed width.
+    assert page.count("<svg") == page.count('width="100%"')
+    assert page.count("<table") == page.count('<div class="scroll"><table')
+    assert not re.search(r"<svg[^>]* width=\"\d+\"", page)       # no fixed pixel width
+    # Beijing time, and the demo notice (the landing zone holds .demo/).
+    manifest = json.loads((_release(root) / "manifest.json").read_text(encoding="utf-8"))
+    from junheng.publish.html import beijing
+    assert f"{beijing(manifest['created_at'])}（北京时间，UTC+8）" in zh
+    assert "Demo feeds" in en and "演示数据" in zh
 
 
 @pytest.fixture(scope="module")
@@ -322,13 +403,18 @@ def test_a_rejected_redelivery_keeps_the_year_published_on_its_last_good_data(re
     assert sorted(sewage) == ["loaded", "rejected"]
 
 
-@pytest.mark.skipif(not __import__("shutil").which("chromium"),
-                    reason="Debian's chromium is not installed (apt-get install chromium)")
-def test_index_html_renders_in_headless_chromium(full_run, tmp_path):
+@pytest.mark.skipif(not (__import__("shutil").which("chromium")
+                         or __import__("shutil").which("chromium-browser")),
+                    reason="no headless Chromium here (apt-get install chromium "
+                    "fonts-noto-cjk): the page is checked from its HTML only")
+@pytest.mark.parametrize("width", [390, 1400])
+def test_index_html_renders_in_headless_chromium(full_run, tmp_path, width):
     root = full_run[0]
-    out = tmp_path / "index.png"
-    env = {**__import__("os").environ, "JUNHENG_EXTRACTS": str(root / "extracts")}
+    out = tmp_path / f"index-{width}.png"
+    env = {**__import__("os").environ, "JUNHENG_EXTRACTS": str(root / "extracts"),
+           "SCREENSHOT_WIDTH": str(width)}
     subprocess.run(["bash", "scripts/screenshot.sh", str(_release(root)), str(out)], env=env,
                    check=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a real, non-blank page
+    assert int.from_bytes(data[16:20], "big") == width          # rendered at that width
