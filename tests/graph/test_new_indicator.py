@@ -17,6 +17,7 @@ import independent as ind
 from junheng.demo.generator import Options, generate
 
 COPIED = ("junheng", "assets", "pipelines", "expectations", "warehouse/sql", "warehouse/seeds",
+          "docs/methodology.md",
           "dagster.yaml", "pyproject.toml")
 
 
