@@ -13,7 +13,7 @@ from junheng import registry
 from junheng.lineage import config_json, inputs_fingerprint, stored_fingerprint
 from junheng.methodology.formulas import check_catalogue, declaration, values_sql
 from junheng.methodology.index import CITY, year_results
-from junheng.methodology.sources import attach_source_rows, rejected_rows, source_rows
+from junheng.methodology.sources import attach_source_rows, source_rows
 from junheng.methodology.values import (
     apply_series,
     by_year,
@@ -74,12 +74,15 @@ def compute_values(con: duckdb.DuckDBPyConnection, year: int, pension=None
 def complete_values(con: duckdb.DuckDBPyConnection, values: pd.DataFrame, year: int,
                     cat: pd.DataFrame) -> pd.DataFrame:
     """The source rows used and rejected behind every value, and every null's reason."""
-    values = attach_source_rows(values, source_rows(con, year), CITY)
-    submitted = {tuple(r) for r in con.execute(
-        f"select indicator_id, district_code from staging.{ident(SUBMISSIONS)} where year = ?",
-        [year]).fetchall()}
-    rejected = {(r.indicator_id, r.district_code)
-                for r in rejected_rows(con, year, SUBMISSIONS).itertuples(index=False)}
+    rows = source_rows(con, year)
+    values = attach_source_rows(values, rows, CITY)
+    # Which districts submitted, or had a submitted row rejected, per indicator: from the
+    # same counts (no second scan of the submissions and their quarantine).
+    mine = rows[rows["table_name"] == SUBMISSIONS]
+    submitted = {(r.indicator_id, r.district_code) for r in mine.itertuples(index=False)
+                 if r.used > 0}
+    rejected = {(r.indicator_id, r.district_code) for r in mine.itertuples(index=False)
+                if r.rejected > 0}
     values = explain_nulls(values, cat, delivery_reasons(con, year), submitted, rejected)
     values["unit"] = values["indicator_id"].map(cat.set_index("indicator_id")["unit"])
     return values
