@@ -77,14 +77,22 @@ def full_run(tmp_path_factory):
     return root, root / "dagster_home", out
 
 
+@pytest.hookimpl(tryfirst=True)   # before xdist's own hook turns the marks into groups
 def pytest_collection_modifyitems(config, items):
-    """Tests sharing a session run stay on one xdist worker, so it is built once."""
+    """Tests sharing an expensive fixture stay on one xdist worker, so it is built once: a
+    session run (`full_run`, `untidy_run`), the one JVM of the Spark tests, and a module's
+    own module-scoped fixtures (the Spark and DuckDB runs, the gate's base warehouse...)."""
     for item in items:
-        for shared in ("full_run", "untidy_run"):
-            if shared in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(shared))
-        if item.get_closest_marker("spark"):     # one JVM: every Spark test on one worker
-            item.add_marker(pytest.mark.xdist_group("spark"))
+        names = getattr(item, "fixturenames", ())
+        group = next((s for s in ("full_run", "untidy_run") if s in names), None)
+        if group is None and item.get_closest_marker("spark"):
+            group = "spark"
+        if group is None:
+            defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+            if any(d and d[-1].scope == "module" for d in defs.values()):
+                group = item.nodeid.split("::", 1)[0]
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
