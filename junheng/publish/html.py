@@ -116,6 +116,12 @@ MEASURES = {
                       "The 5th–95th percentile of a district's rank when normalisation, "
                       "aggregation and weights are varied: narrower is more robust."),
 }
+# The catalogue's units (warehouse/seeds/indicators.csv) in Chinese; a unit not listed shows
+# as written in both languages.
+UNITS_ZH = {"%": "%", "10000 person-times": "万人次", "m2 per resident": "平方米/人",
+            "per 1000 aged 60+": "每千名60岁及以上老年人", "per 1000 residents": "每千常住人口",
+            "per 10000 residents": "每万常住人口", "students per teacher": "学生数/专任教师数",
+            "ug/m3": "微克/立方米", "visits per resident": "次/人", "years": "年"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
@@ -180,9 +186,24 @@ def bar_chart(items: list[tuple], ref: float | None, width=640, title="") -> str
         x = scale(ref)
         out.append(f'<line x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{h - 25}" stroke="#c62828" '
                    f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="10" font-size="11" '
-                   f'fill="#c62828">全市 city {ref:.1f}</text>')
+                   f'fill="#c62828">{_label(("全市 ", "city "))}{ref:.1f}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def nice_ticks(lo: float, hi: float, most: int = 5) -> tuple[list[float], int]:
+    """Axis ticks from at or below `lo` to at or above `hi`, a round step apart (1, 2, 2.5
+    or 5 times a power of ten), about `most` + 1 of them; and the decimals that print
+    every tick exactly."""
+    if not hi > lo:
+        hi = lo + (abs(lo) or 1.0)
+    raw = (hi - lo) / most
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw - 1e-12)
+    first = math.floor(lo / step + 1e-9) * step
+    count = math.ceil((hi - first) / step - 1e-9)
+    decimals = next(d for d in range(12) if abs(step * 10**d - round(step * 10**d)) < 1e-6)
+    return [round(first + k * step, 12) for k in range(count + 1)], decimals
 
 
 def line_chart(series: dict[str, list[tuple[int, float]]], width=640, height=240,
@@ -191,19 +212,20 @@ def line_chart(series: dict[str, list[tuple[int, float]]], width=640, height=240
     if not points:
         return "<p>No data.</p>"
     xs = sorted({x for x, _ in points})
-    ymax = max(y for _, y in points) * 1.15 or 1.0
+    ys = [y for _, y in points]
+    ticks, decimals = nice_ticks(min(0.0, min(ys)), max(ys) * 1.05 if max(ys) > 0 else 0.0)
+    ylo, yhi = ticks[0], ticks[-1]
     left, right, top, bottom = 60, width - 140, 15, height - 30
     sx = lambda x: left + (right - left) * (xs.index(x) / max(1, len(xs) - 1))  # noqa: E731
-    sy = lambda y: bottom - (bottom - top) * y / ymax  # noqa: E731
+    sy = lambda y: bottom - (bottom - top) * (y - ylo) / (yhi - ylo)  # noqa: E731
     out = [_svg_open(title, width, height),
            f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#999"/>']
     for x in xs:
         out.append(f'<text x="{sx(x):.1f}" y="{height - 10}" font-size="11" '
                    f'text-anchor="middle">{x}</text>')
-    for k in range(5):
-        y = ymax * k / 4
+    for y in ticks:
         out.append(f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" font-size="10" text-anchor="end">'
-                   f'{y:.{3 if ymax > 0.01 else 5}f}</text><line x1="{left}" '
+                   f'{y:,.{decimals}f}</text><line x1="{left}" '
                    f'y1="{sy(y):.1f}" x2="{right}" y2="{sy(y):.1f}" stroke="#f0f0f0"/>')
     for i, (name, s) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
@@ -313,14 +335,16 @@ h4{margin:1.2rem 0 .3rem;font-size:1rem}
 .scroll{max-width:100%;overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.6rem 0}
 table{border-collapse:collapse;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top}
-th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
+th{background:#f5f5f5}td:first-child,th:first-child{text-align:left;white-space:nowrap}
 .chart{display:block;height:auto;margin:.4rem 0}
 .badge{color:#fff;border-radius:3px;padding:1px 6px;font-size:12px;white-space:nowrap}
 .note{color:#555;font-size:13px}
 .warn{background:#fff4e5;border-left:4px solid #d9822b;padding:.5rem 1rem;margin:1rem 0}
 .demo{background:#fdecea;border-left:4px solid #c62828;padding:.5rem 1rem;margin:1rem 0}
 code{font-size:12px}.mono{font-family:monospace;font-size:11px;word-break:break-all}
-.ind{border:1px solid #e4e4e4;border-radius:6px;padding:.4rem .8rem;margin:.8rem 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,460px),1fr));
+gap:.8rem;margin:.8rem 0}
+.ind{border:1px solid #e4e4e4;border-radius:6px;padding:.4rem .8rem;min-width:0}
 .ind h4{margin-top:.3rem}.facts{display:flex;flex-wrap:wrap;gap:.2rem 1.4rem;font-size:14px}
 nav.lang{position:sticky;top:0;background:#fff;padding:.4rem 0;border-bottom:1px solid #eee;
 z-index:1;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}
@@ -373,16 +397,18 @@ def _indicator_sections(tables: dict[str, pa.Table], plan, years: list[int],
     districts = sorted(c for c in names if c != CITY)
     out = [_h(2, "各服务领域的指标", "Indicators by service area", "indicators"),
            _p("每个指标：名称、单位、2025年目标、全市历年数值、各区县数值和达标状态。"
-              "“–”表示没有数值，鼠标停留可见原因。",
+              "“–”表示没有数值，其原因列在区县数值表下方。",
               "For every indicator: name, unit, 2025 target, the city's trend, every "
-              "district's values and the status. “–” marks a missing value; hover for the "
-              "reason.", "note")]
+              "district's values and the status. “–” marks a missing value; the reasons are "
+              "listed under the district table.", "note")]
     for area in [*areas, *(a for a in rows_by_area if a not in areas)]:
         zh, en = AREAS.get(area, (area, area))
-        out.append(f'<section class="area" id="area-{_e(area)}">{_h(3, zh, en)}')
+        out.append(f'<section class="area" id="area-{_e(area)}">{_h(3, zh, en)}'
+                   '<div class="cards">')
         for c in rows_by_area.get(area, []):
             i = c["indicator_id"]
-            unit = _e(c["unit"]) or "–"
+            unit = _t(_e(UNITS_ZH.get(c["unit"], c["unit"])), _e(c["unit"])) if c["unit"] \
+                else "–"
             if c["target_rule"] is None or c["target_2025"] != c["target_2025"]:
                 target = _t("无", "none")
             else:
@@ -409,6 +435,20 @@ def _indicator_sections(tables: dict[str, pa.Table], plan, years: list[int],
             grid = [[_label_html(names[code])] + [cell(code, y) for y in years]
                     + [_badge((progress.get((i, code)) or {}).get("status"))]
                     for code in [CITY, *districts] if code in names]
+            missing: dict[str, list[tuple]] = {}   # reason -> (zh, en) places, table order
+            for code in [CITY, *districts]:
+                for y in years:
+                    r = by_key.get((i, code, y))
+                    if code in names and not (r and r["value"] is not None):
+                        n = names[code] if isinstance(names[code], tuple) else (names[code],) * 2
+                        missing.setdefault(r["null_reason"] if r else "no row", []).append(
+                            (f"{n[0]} {y}", f"{n[1]} {y}"))
+            reasons = "".join(
+                f"<li>{_e(why)}: " + _t(_e("、".join(z for z, _ in at)),
+                                        _e(", ".join(e for _, e in at))) + "</li>"
+                for why, at in missing.items())
+            reasons = (_p("无数值的原因：", "Why a value is missing:", "note")
+                       + f"<ul class='note'>{reasons}</ul>") if reasons else ""
             out.append(
                 f'<div class="ind" id="ind-{_e(i)}"><h4>{_e(i)} '
                 f'{_t(_e(c["name_zh"]), _e(c["name_en"]))}{in_index}</h4>'
@@ -419,8 +459,9 @@ def _indicator_sections(tables: dict[str, pa.Table], plan, years: list[int],
                 "</div>" + _p(_e(szh), _e(sen), "note") + chart
                 + "<details><summary>" + _t("各区县数值", "District values") + "</summary>"
                 + _table([("区县", "District"), *map(str, years),
-                          (f"{last}年状态", f"Status {last}")], grid) + "</details></div>")
-        out.append("</section>")
+                          (f"{last}年状态", f"Status {last}")], grid) + reasons
+                + "</details></div>")
+        out.append("</div></section>")
     return "".join(out)
 
 

@@ -251,6 +251,10 @@ def test_reader_holding_the_snapshot_open_during_a_full_run(full_run):
     assert (w1["old_value"] != w1["new_value"]).all()
     dq = rev[rev["table"] == "data_quality"]
     assert set(dq["key"].str.extract(r"file_name=([^|]+)")[0]) == {"sewage_2025.csv"}
+    # The page says the same: how many values were revised, by that cause.
+    page = (new / "index.html").read_text(encoding="utf-8")
+    assert f"{len(rev)} published values differ from the previous release, by cause:" in page
+    assert f"<li>new delivery: environment 2025: {len(rev)}</li>" in page
     # The first release of the folder has none.
     first_release = min(p for p in (root / "extracts").iterdir()
                         if p.is_dir() and not p.name.startswith("."))
@@ -366,6 +370,14 @@ def test_index_html_is_chinese_with_an_english_switch_and_fits_a_phone(full_run)
     from junheng.publish.html import beijing
     assert f"{beijing(manifest['created_at'])}（北京时间，UTC+8）" in zh
     assert "Demo feeds" in en and "演示数据" in zh
+    # Units in the language shown; every missing value's reason written out under its
+    # district table (a phone has no hover): the city L2 of 2020 (cumulative from 2021).
+    assert "单位: 每千常住人口" in zh and "Unit: per 1000 residents" in en
+    assert "每千常住人口" not in en
+    card = page[page.index('id="ind-L2"'):]
+    card = card[:card.index('<div class="ind"')] if '<div class="ind"' in card else card
+    assert "Why a value is missing:" in card and "cumulative from 2021" in card
+    assert "苏州市 2020" in card and "Suzhou (city) 2020" in card
 
 
 @pytest.fixture(scope="module")
