@@ -122,7 +122,32 @@ UNITS_ZH = {"%": "%", "10000 person-times": "万人次", "m2 per resident": "平
             "per 1000 aged 60+": "每千名60岁及以上老年人", "per 1000 residents": "每千常住人口",
             "per 10000 residents": "每万常住人口", "students per teacher": "学生数/专任教师数",
             "ug/m3": "微克/立方米", "visits per resident": "次/人", "years": "年"}
+# The reasons of marts.indicator_values.null_reason (junheng/methodology/values.py,
+# formulas.py), in Chinese: each "; "-separated part's head (before ": ") is translated, the
+# detail (a department, a delivery's message, a list of districts) is kept as written.
+REASONS_ZH = {"not delivered": "未报送", "delivery rejected": "报送文件被拒收",
+              "delivery failed": "报送文件无法读取", "not submitted": "未填报",
+              "submitted row rejected": "填报行被拒收", "incomplete series": "序列不完整",
+              "cumulative from 2021": "自2021年起累计（2020年无值）",
+              "no 2020 count": "缺2020年基数", "no district rows": "没有区县数据",
+              "no district with both counts": "没有同时具备两年数据的区县",
+              "no source rows": "没有源数据行", "denominator is zero": "分母为零",
+              "no value": "无数值", "no row": "无记录"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def reason_zh(reason: str) -> str:
+    """A null reason in Chinese, part by part; a part whose head is not known stays as is."""
+    parts = []
+    for part in reason.split("; "):
+        head, sep, detail = part.partition(": ")
+        if head in REASONS_ZH:
+            parts.append(REASONS_ZH[head] + ("：" + detail if sep else ""))
+        elif sep and detail.partition(": ")[0] in REASONS_ZH:   # "<unit>: <reason>"
+            parts.append(f"{head}：{reason_zh(detail)}")
+        else:
+            parts.append(part)
+    return "；".join(parts)
 
 
 def _e(x) -> str:
@@ -193,17 +218,19 @@ def bar_chart(items: list[tuple], ref: float | None, width=640, title="") -> str
 
 def nice_ticks(lo: float, hi: float, most: int = 5) -> tuple[list[float], int]:
     """Axis ticks from at or below `lo` to at or above `hi`, a round step apart (1, 2, 2.5
-    or 5 times a power of ten), about `most` + 1 of them; and the decimals that print
-    every tick exactly."""
-    if not hi > lo:
-        hi = lo + (abs(lo) or 1.0)
-    raw = (hi - lo) / most
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw - 1e-12)
-    first = math.floor(lo / step + 1e-9) * step
-    count = math.ceil((hi - first) / step - 1e-9)
-    decimals = next(d for d in range(12) if abs(step * 10**d - round(step * 10**d)) < 1e-6)
-    return [round(first + k * step, 12) for k in range(count + 1)], decimals
+    or 5 times a power of ten), about `most` + 1 of them; and the decimals that print every
+    tick exactly. A range narrower than a millionth of its values' size is widened."""
+    if not hi - lo > 1e-6 * max(abs(lo), abs(hi), 1e-300):
+        lo, hi = lo, lo + (abs(lo) or 1.0)
+    exp = math.floor(math.log10((hi - lo) / most))
+    mult = next(m for m in (1, 2, 2.5, 5, 10) if m * 10.0**exp >= (hi - lo) / most * (1 - 1e-9))
+    if mult == 10:
+        mult, exp = 1, exp + 1
+    step = mult * 10.0**exp
+    decimals = max(0, -exp + (1 if mult == 2.5 else 0))
+    first = math.floor(lo / step * (1 + 1e-12) + 1e-9)
+    count = math.ceil(hi / step - first - 1e-9)
+    return [round((first + k) * step, decimals) for k in range(count + 1)], decimals
 
 
 def line_chart(series: dict[str, list[tuple[int, float]]], width=640, height=240,
@@ -444,8 +471,8 @@ def _indicator_sections(tables: dict[str, pa.Table], plan, years: list[int],
                         missing.setdefault(r["null_reason"] if r else "no row", []).append(
                             (f"{n[0]} {y}", f"{n[1]} {y}"))
             reasons = "".join(
-                f"<li>{_e(why)}: " + _t(_e("、".join(z for z, _ in at)),
-                                        _e(", ".join(e for _, e in at))) + "</li>"
+                "<li>" + _t(_e(f"{reason_zh(why)}：" + "、".join(z for z, _ in at)),
+                            _e(f"{why}: " + ", ".join(e for _, e in at))) + "</li>"
                 for why, at in missing.items())
             reasons = (_p("无数值的原因：", "Why a value is missing:", "note")
                        + f"<ul class='note'>{reasons}</ul>") if reasons else ""

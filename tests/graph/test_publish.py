@@ -377,6 +377,7 @@ def test_index_html_is_chinese_with_an_english_switch_and_fits_a_phone(full_run)
     card = page[page.index('id="ind-L2"'):]
     card = card[:card.index('<div class="ind"')] if '<div class="ind"' in card else card
     assert "Why a value is missing:" in card and "cumulative from 2021" in card
+    assert "无数值的原因" in card and "自2021年起累计" in card
     assert "苏州市 2020" in card and "Suzhou (city) 2020" in card
 
 
