@@ -372,8 +372,8 @@ def test_index_html_is_chinese_with_an_english_switch_and_fits_a_phone(full_run)
     assert "Demo feeds" in en and "演示数据" in zh
     # Units in the language shown; every missing value's reason written out under its
     # district table (a phone has no hover): the city L2 of 2020 (cumulative from 2021).
-    assert "单位: 每千常住人口" in zh and "Unit: per 1000 residents" in en
-    assert "每千常住人口" not in en
+    assert "每千常住人口" in zh and "per 1000 residents" not in zh
+    assert "per 1000 residents" in en and "每千常住人口" not in en
     card = page[page.index('id="ind-L2"'):]
     card = card[:card.index('<div class="ind"')] if '<div class="ind"' in card else card
     assert "Why a value is missing:" in card and "cumulative from 2021" in card
