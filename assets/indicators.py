@@ -44,14 +44,15 @@ def compute_values(con: duckdb.DuckDBPyConnection, year: int, pension=None, air=
 
     Sums of doubles run on one thread: a parallel sum adds in a varying order, and the
     last bits of a value must not change between runs (the release hash depends on them).
-    The pension step, which counts, and the station-days, whose means add in hour order
-    (`avg(x order by hr)`), run in parallel.
+    Only the pension step, which counts, runs in parallel. (The station-days' and
+    unit-days' means add in a stated order, `avg(x order by hr)`, so that the Spark engine
+    gives the same bits; on one thread DuckDB runs them fastest.)
     """
     threads = con.execute("select current_setting('threads')").fetchall()[0][0]
     engine = PersonLevelEngine()
     (pension or engine.pension_step(None))(con, year)
-    (air or engine.air_step(None))(con, year)
     con.execute("set threads = 1")
+    (air or engine.air_step(None))(con, year)
     con.execute("create or replace temp table _unit_days as "
                 + sql_text("intermediate/int_air_unit_days.sql"))
     values = con.execute(values_sql(), {"year": year}).df()
