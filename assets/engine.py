@@ -1,9 +1,9 @@
 """The engine for the person-level steps, as a Dagster resource: DuckDB (default) or Spark.
 
 `PersonLevelEngine(kind="spark", spark_master=...)` runs the pension delivery's read and
-rules, and its persons' per-district counts, on Spark (junheng/engine/spark.py); the
-warehouse reads the Parquet it writes. Its values come from `pipelines/resources.py`
-(JUNHENG_ENGINE, JUNHENG_SPARK_MASTER, JUNHENG_SPARK_MEMORY).
+rules, its persons' per-district counts, and the air-quality station-days on Spark
+(junheng/engine/spark.py); the warehouse reads the Parquet it writes. Its values come from
+`pipelines/resources.py` (JUNHENG_ENGINE, JUNHENG_SPARK_MASTER, JUNHENG_SPARK_MEMORY).
 """
 
 from __future__ import annotations
@@ -16,12 +16,19 @@ import dagster as dg
 import duckdb
 
 from assets.resources import DuckDBWarehouse
-from junheng.ingest.feeds import Part
+from junheng.ingest.feeds import FEEDS, Part
 from junheng.ingest.load import Delivery
 from junheng.ingest.readers import DeliveryError
 from junheng.sql import ident, sql_text
 
 ENGINES = ("duckdb", "spark")
+AIR_STAGING = "stg_environment__air_quality"
+AIR_FILE = next(f for f in FEEDS["environment"].files
+                if any(p.staging == AIR_STAGING for p in f.parts))
+# What the station-days read of the staging rows (warehouse/sql/intermediate/
+# int_air_station_days.sql): Spark gets these columns of the year, nothing else.
+AIR_COLUMNS = ("year", "station_code", "district_code", "measured_at",
+               "so2", "no2", "pm10", "co", "pm25", "o3")
 
 
 def _quote(path: Path) -> str:
@@ -35,6 +42,11 @@ def _duckdb_pension_districts(con: duckdb.DuckDBPyConnection, year: int) -> None
     con.execute("create or replace temp table _pension_districts as "
                 + sql_text("intermediate/int_pension_districts.sql"))
     con.execute("drop table _persons")
+
+
+def _duckdb_station_days(con: duckdb.DuckDBPyConnection, year: int) -> None:
+    con.execute("create or replace temp table _station_days as "
+                + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
 
 
 class PersonLevelEngine(dg.ConfigurableResource):
@@ -118,15 +130,50 @@ class PersonLevelEngine(dg.ConfigurableResource):
             target = pension_districts(spark, out, year)
             con.execute("create or replace temp table _pension_districts as select * from "
                         f"read_parquet({_quote(target / '*.parquet')})")
-            self._prune(con, warehouse)
+            self._prune(con, warehouse, "pension", "pension")
 
         return step
 
-    def _prune(self, con: duckdb.DuckDBPyConnection, warehouse: DuckDBWarehouse) -> None:
+    def air_step(self, warehouse: DuckDBWarehouse) -> Callable:
+        """For `compute_values`: makes the temp table `_station_days` of one year (one row
+        per station and day, int_air_station_days.sql) on this engine.
+
+        With Spark, the warehouse exports the year's staging rows (the columns the SQL reads)
+        to Parquet under `<work>/air/<sha256 of the delivery in use>/hours/`; Spark writes
+        the station-days beside them (`station_days_<year>/`), which DuckDB reads back."""
+        if not self.is_spark:
+            return _duckdb_station_days
+
+        def step(con: duckdb.DuckDBPyConnection, year: int) -> None:
+            from junheng.engine.spark import air_station_days
+
+            row = con.execute("select sha256 from quality.deliveries where feed = ? and "
+                              "year = ? and file_name = ? and status = 'loaded'",
+                              ["environment", year, AIR_FILE.name(year)]).fetchall()
+            if not row:   # nothing in use: the station-days of an empty staging
+                _duckdb_station_days(con, year)
+                return
+            spark = self.spark(warehouse)          # creates the restricted work directory
+            out = self.work(warehouse) / "air" / row[0][0]
+            hours = out / "hours"
+            shutil.rmtree(hours, ignore_errors=True)
+            hours.mkdir(parents=True)
+            con.execute(f"copy (select {', '.join(map(ident, AIR_COLUMNS))} from "
+                        f"staging.{ident(AIR_STAGING)} where year = ?) to "
+                        f"{_quote(hours / 'hours.parquet')} (format parquet)", [year])
+            target = air_station_days(spark, hours, out / f"station_days_{int(year)}", year)
+            con.execute("create or replace temp table _station_days as select * from "
+                        f"read_parquet({_quote(target / '*.parquet')})")
+            self._prune(con, warehouse, "air", "environment")
+
+        return step
+
+    def _prune(self, con: duckdb.DuckDBPyConnection, warehouse: DuckDBWarehouse, kind: str,
+               feed: str) -> None:
         """Parquet of deliveries no longer in use (superseded, rejected) is removed."""
-        root = self.work(warehouse) / "pension"
+        root = self.work(warehouse) / kind
         in_use = {r[0] for r in con.execute("select sha256 from quality.deliveries where "
-                                            "feed = 'pension' and status = 'loaded'").fetchall()}
+                                            "feed = ? and status = 'loaded'", [feed]).fetchall()}
         for path in root.iterdir() if root.is_dir() else []:
             if path.name.removesuffix(".incoming") not in in_use:
                 shutil.rmtree(path, ignore_errors=True)

@@ -32,24 +32,27 @@ SUBMISSIONS = "stg_submissions__indicators"
 VALUE_COLUMNS = registry.table("marts", "indicator_values").column_names
 
 
-def compute_values(con: duckdb.DuckDBPyConnection, year: int, pension=None
+def compute_values(con: duckdb.DuckDBPyConnection, year: int, pension=None, air=None
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """indicator_values (before the source-row counts and null reasons), the series'
     own figures of the year (marts.series_figures) and pension_dual_enrolments of one
     year, from staging.
 
-    `pension(con, year)` makes the per-district pension counts (`_pension_districts`) on
-    the person-level engine (assets/engine.py); by default, here in DuckDB.
+    `pension(con, year)` makes the per-district pension counts (`_pension_districts`) and
+    `air(con, year)` the air-quality station-days (`_station_days`) on the engine
+    (assets/engine.py); by default, here in DuckDB.
 
     Sums of doubles run on one thread: a parallel sum adds in a varying order, and the
     last bits of a value must not change between runs (the release hash depends on them).
-    Only the pension step, which counts, runs in parallel.
+    Only the pension step, which counts, runs in parallel. (The station-days' and
+    unit-days' means add in a stated order, `avg(x order by hr)`, so that the Spark engine
+    gives the same bits; on one thread DuckDB runs them fastest.)
     """
     threads = con.execute("select current_setting('threads')").fetchall()[0][0]
-    (pension or PersonLevelEngine().pension_step(None))(con, year)
+    engine = PersonLevelEngine()
+    (pension or engine.pension_step(None))(con, year)
     con.execute("set threads = 1")
-    con.execute("create or replace temp table _station_days as "
-                + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
+    (air or engine.air_step(None))(con, year)
     con.execute("create or replace temp table _unit_days as "
                 + sql_text("intermediate/int_air_unit_days.sql"))
     values = con.execute(values_sql(), {"year": year}).df()
@@ -133,7 +136,8 @@ def year_marts_asset(context: dg.AssetExecutionContext, warehouse: DuckDBWarehou
             return
         cat, dist = catalogue(con), districts(con)
         check_catalogue(declaration(), list(cat["indicator_id"]))
-        values, own, dual = compute_values(con, year, engine.pension_step(warehouse))
+        values, own, dual = compute_values(con, year, engine.pension_step(warehouse),
+                                            engine.air_step(warehouse))
         values = complete_values(con, values, year, cat)
         values["methodology_version"] = config.methodology_version
         values = values[list(VALUE_COLUMNS)]

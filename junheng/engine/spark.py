@@ -1,14 +1,17 @@
 """The person-level steps on Apache Spark (pyspark 4): a pension delivery's rows and rule
-results, and its persons' per-district counts, as Parquet the DuckDB warehouse reads.
+results, and its persons' per-district counts, as Parquet the DuckDB warehouse reads; and,
+far smaller, the air-quality station-days of a year from the hourly readings.
 
 Everything person-level that Spark writes, spills or logs stays under one restricted work
 directory beside the warehouse (`<warehouse dir>/spark` by default): Parquet of the rows
-(`pension/<sha256>/`), shuffle and spill files (`tmp/`) and Spark's own log (`logs/`, level
+(`pension/<sha256>/`), the air-quality readings and their station-days
+(`air/<sha256>/`), shuffle and spill files (`tmp/`) and Spark's own log (`logs/`, level
 WARN). Like the raw tables, none of it goes into the query snapshot, a release or a log
 line: Spark's errors leave only scrubbed (`junheng.privacy.scrub`), without the JVM trace.
 
 The SQL is warehouse/sql's, translated by `junheng.engine.translate`. Results equal the
-DuckDB engine's: the same quarantined lines and rules, the same persons and counts.
+DuckDB engine's: the same quarantined lines and rules, the same persons and counts, the same
+station-days to the last bit.
 """
 
 from __future__ import annotations
@@ -207,3 +210,15 @@ def pension_districts(spark, out: Path, year: int) -> Path:
         spark.sql(spark_file("intermediate/int_pension_districts.sql")) \
             .coalesce(1).write.mode("overwrite").parquet(str(target))
     return target
+
+
+def air_station_days(spark, hours: Path, out: Path, year: int) -> Path:
+    """The year's staging air-quality rows (`hours`: Parquet the warehouse exported) -> `out`:
+    one row per station and day, HJ 633-2012's validity rules
+    (warehouse/sql/intermediate/int_air_station_days.sql)."""
+    with _scrubbed("the air-quality station-days on Spark"):
+        spark.read.parquet(str(hours)).createOrReplaceTempView("_air_hours")
+        spark.sql(spark_file("intermediate/int_air_station_days.sql", {"year": year},
+                             {"staging.stg_environment__air_quality": "_air_hours"})) \
+            .coalesce(1).write.mode("overwrite").parquet(str(out))
+    return out

@@ -10,9 +10,15 @@ transpiler knows:
 - `regexp_full_match(x, p)` becomes `x rlike '^(?:p)$'` (Java and RE2 agree on the
   patterns used: character classes and counts);
 - `as not materialized` CTE hints are dropped (Spark plans CTEs its own way);
-- tables are renamed to the Spark views that hold them (`staging.stg_x` -> `stg_x`).
+- tables are renamed to the Spark views that hold them (`staging.stg_x` -> `stg_x`);
+- an ordered mean or sum, `avg(x order by k)`, becomes a fold over the group's values sorted
+  by `k` (`aggregate(array_sort(collect_list(...)))`): Spark's `avg` adds in the order its
+  partitions arrive, DuckDB's ordered aggregate in `k`'s, and the last bits of a sum of
+  doubles depend on the order. The fold adds from 0.0 in `k`'s order and divides by the
+  count, as DuckDB does, so both engines give the same double, bit for bit (`k` should be
+  unique in the group: ties are broken by the value).
 
-`SHARED` lists the files that run on both engines; tests/sql/test_engines.py runs each on
+`SHARED` lists the files that run on both engines; tests/sql/test_engine_sql.py runs each on
 both and compares the rows.
 """
 
@@ -26,12 +32,14 @@ from sqlglot import exp
 
 from junheng.sql import sql_text
 
-# Every SQL file that runs on both engines (the person-level steps).
+# Every SQL file that runs on both engines (the person-level steps, the air-quality
+# station-days).
 SHARED = (
     "staging/stg_pension__enrolments.sql",
     "staging/stg_pension__enrolments.view.sql",
     "intermediate/int_pension_persons.sql",
     "intermediate/int_pension_districts.sql",
+    "intermediate/int_air_station_days.sql",
 )
 
 _MACRO = re.compile(r"create or replace temp macro (\w+)\(([^)]*)\) as\s*(.*?);\s*$",
@@ -124,8 +132,30 @@ def to_spark(sql: str, params: dict | None = None, tables: dict[str, str] | None
                                   expression=exp.Literal.string(f"^(?:{pattern.this})$"))
         return node
 
-    tree = tree.transform(_expand).transform(rewrite)
+    tree = tree.transform(_expand).transform(rewrite).transform(_ordered_aggregate)
     return tree.sql(dialect="spark")
+
+
+# The group's non-null values sorted by their keys, added from 0.0 in that order.
+_FOLD = ("aggregate(array_sort(collect_list(case when {value} is not null then "
+         "named_struct({keys}, 'v', cast({value} as double)) end)), "
+         "named_struct('s', cast(0 as double), 'n', cast(0 as bigint)), "
+         "(_acc, _el) -> named_struct('s', _acc.s + _el.v, 'n', _acc.n + 1), "
+         "_acc -> case when _acc.n > 0 then {result} end)")
+
+
+def _ordered_aggregate(node: exp.Expression) -> exp.Expression:
+    """`avg(x order by k)` / `sum(x order by k)` (DuckDB) -> a fold in `k`'s order (Spark)."""
+    if not isinstance(node, exp.Avg | exp.Sum) or not isinstance(node.this, exp.Order):
+        return node
+    order = node.this
+    if any(o.args.get("desc") for o in order.expressions):
+        raise ValueError("an ordered aggregate for Spark must sort ascending")
+    keys = ", ".join(f"'k{i}', {o.this.sql(dialect='spark')}"
+                     for i, o in enumerate(order.expressions))
+    result = "_acc.s / _acc.n" if isinstance(node, exp.Avg) else "_acc.s"
+    return sqlglot.parse_one(_FOLD.format(value=order.this.sql(dialect="spark"), keys=keys,
+                                          result=result), read="spark")
 
 
 def spark_file(relpath: str, params: dict | None = None,

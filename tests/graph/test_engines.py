@@ -1,6 +1,7 @@
 """The Spark engine gives the DuckDB engine's results (issue #16): the same quarantine (lines
-and rules), dual-enrolment counts, indicator values and release, on demo feeds with raised
-defect rates; and no person key leaves through Spark's logs or the run's output."""
+and rules), dual-enrolment counts, air-quality indicators, indicator values and release, on
+demo feeds with raised defect rates; and no person key leaves through Spark's logs or the
+run's output."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ QUERIES = {
                   "from quality.deliveries where feed = 'pension' order by all",
     "dual": "select * from marts.pension_dual_enrolments order by all",
     "values": "select * from marts.indicator_values order by all",
+    # From the station-days, which the Spark engine computes on Spark: A1 (good days, the
+    # daily AQI) and A2 (PM2.5's annual mean, the sum of the days' means).
+    "air": "select year, indicator_id, district_code, value, numerator, denominator "
+           "from marts.indicator_values where indicator_id in ('A1', 'A2') order by all",
     "index": "select year, district_code, attainment_index, rank "
              "from marts.equalisation_index order by all",
 }
@@ -79,6 +84,7 @@ def test_person_level_parquet_stays_beside_the_warehouse_and_leaves_by_no_path(r
     root, result = out["spark"]
     work = root / "wh" / "spark"
     assert list((work / "pension").glob("*/rows/*.parquet"))
+    assert list((work / "air").glob("*/station_days_*/*.parquet"))
     assert (work / "logs" / "spark.log").is_file()
     (root / "console.txt").write_text(result.stdout + result.stderr, encoding="utf-8")
     paths = [root / "extracts", root / "dagster_home", root / "wh" / "junheng_query.duckdb",

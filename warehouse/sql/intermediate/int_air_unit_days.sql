@@ -2,13 +2,18 @@
 -- mean over the unit's stations with a valid station-day value, the IAQI of each
 -- (HJ 633-2012 interpolation, rounded up), the AQI and whether the day is valid and good.
 with units as (
-    select district_code, day, avg(so2_24h) as so2_24h, avg(no2_24h) as no2_24h,
-           avg(pm10_24h) as pm10_24h, avg(co_24h) as co_24h, avg(pm25_24h) as pm25_24h,
-           avg(o3_1h) as o3_1h, avg(o3_8h) as o3_8h
+    select district_code, day, avg(so2_24h order by station_code) as so2_24h,
+           avg(no2_24h order by station_code) as no2_24h,
+           avg(pm10_24h order by station_code) as pm10_24h,
+           avg(co_24h order by station_code) as co_24h,
+           avg(pm25_24h order by station_code) as pm25_24h,
+           avg(o3_1h order by station_code) as o3_1h, avg(o3_8h order by station_code) as o3_8h
     from _station_days group by all
     union all
-    select '320500', day, avg(so2_24h), avg(no2_24h), avg(pm10_24h), avg(co_24h),
-           avg(pm25_24h), avg(o3_1h), avg(o3_8h)
+    select '320500', day, avg(so2_24h order by station_code), avg(no2_24h order by station_code),
+           avg(pm10_24h order by station_code), avg(co_24h order by station_code),
+           avg(pm25_24h order by station_code), avg(o3_1h order by station_code),
+           avg(o3_8h order by station_code)
     from _station_days group by all
 ),
 long as (
