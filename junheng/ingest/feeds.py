@@ -53,7 +53,7 @@ class Feed:
     id: str
     department: str
     files: tuple[FileSpec, ...]
-    depends_on: tuple[str, ...] = field(default=())  # staging tables checked against
+    depends_on: tuple[str, ...] = field(default=())  # staging views its rules check against
     priority: int = 0                                 # higher runs first within a run
     # The unit of delivery (feeds.md, last section) is the feed-year, or, where the files
     # name their unit (FileSpec.unit), each file: loaded, audited and published on its own,

@@ -422,7 +422,7 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
     feed-year. A unit whose file is missing (`not delivered`) or unreadable (`failed`), or
     whose candidate is rejected, replaces nothing, its last good data stays in use, and the
     other units go on. One result per unit, in feeds.md order; the landing zone's
-    unexpected entries are on the first. The unit's raw and staging tables exist
+    unexpected entries are on the first. The unit's raw table and staging view exist
     afterwards (empty while no unit has been published), so what reads them can run."""
     ensure_quality_tables(con)
     migrate_staging(con, feed)
@@ -463,8 +463,8 @@ def _keep_unexpected(con: duckdb.DuckDBPyConnection, unexpected: list[Delivery],
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
-    """Empty raw and staging tables of a feed's parts where none exist yet: the columns the
-    reader and the rules give an empty delivery."""
+    """An empty raw table (the columns the reader gives an empty delivery) and its staging
+    view, for each part of a feed where none exists yet."""
     for part in feed.parts:
         e = ident(part.entity)
         if relation_exists(con, "raw", part.raw_table) and \
