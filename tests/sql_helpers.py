@@ -28,6 +28,7 @@ def warehouse() -> duckdb.DuckDBPyConnection:
     build_table(con, "reference", "district_aliases", "reference/district_aliases.sql")
     con.unregister("aliases")
     con.execute(sql_text("create_quality_tables.sql"))
+    con.execute(sql_text("create_district_texts.sql"))
     con.execute(sql_text("create_district_names.sql"))
     catalogue_table(con)
     return con

@@ -277,7 +277,11 @@ def ensure_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(sql_text("create_schemas.sql"))
     con.execute(sql_text("create_quality_tables.sql"))
     con.execute(sql_text("create_macros.sql"))
-    con.execute(sql_text("create_district_names.sql"))
+    con.execute(sql_text("create_district_texts.sql"))
+    # A view binds when it is made: only once the reference job has loaded the aliases (a
+    # feed without district names, pension, loads without them).
+    if relation_exists(con, "reference", "district_aliases"):
+        con.execute(sql_text("create_district_names.sql"))
     submissions.catalogue_table(con)
 
 
