@@ -177,7 +177,9 @@ def _check_results(part: Part, outcomes: dict, in_use: bool, recon: tuple | None
 
 def feed_assets(feed: Feed) -> dg.AssetsDefinition:
     specs, checks = [], []
-    upstream = [dg.AssetKey(["reference", "districts"])]
+    # The rules and the staging views read the districts and their aliases.
+    upstream = [dg.AssetKey(["reference", "districts"]),
+                dg.AssetKey(["reference", "district_aliases"])]
     upstream += [dg.AssetKey(["staging", t]) for t in feed.depends_on]
     for part in feed.parts:
         raw = dg.AssetKey(["raw", part.raw_table])
@@ -188,7 +190,8 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                               (("staging", part.staging), [raw])):
             t = registry.table(*address)
             specs.append(dg.AssetSpec(
-                list(address), deps=deps, kinds={"duckdb"}, skippable=True,
+                list(address), deps=deps, skippable=True,
+                kinds={"duckdb", "table" if address[0] == "raw" else "view"},
                 group_name=feed.id, description=t.description, owners=[f"team:{feed.id}"],
                 metadata={"dagster/column_schema": column_schema(t)}))
         # Partitioned like the asset: every result shows its reporting year in the UI. A

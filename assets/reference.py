@@ -11,7 +11,7 @@ import pandas as pd
 from assets.marts_io import column_schema
 from assets.resources import DuckDBWarehouse
 from junheng import SEEDS_DIR
-from junheng.reference import districts, normalise_name
+from junheng.reference import alias_rows
 from junheng.registry import table
 from junheng.sql import build_table, one, preview
 
@@ -59,15 +59,8 @@ def districts_add_up(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
 
 @dg.asset(**_declared("district_aliases"), pool=POOL)
 def district_aliases(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    rows = []
-    for d in districts():
-        forms = [(d.code, "code"), (d.name_zh, "name")] + [(a, "alias") for a in d.aliases]
-        rows += [(d.code, a, normalise_name(a), kind) for a, kind in forms]
-    frame = pd.DataFrame(rows, columns=["district_code", "alias", "alias_normalised", "alias_kind"])
-    frame = frame.drop_duplicates(["district_code", "alias"])
-    per_district = frame.drop_duplicates(["district_code", "alias_normalised"])
-    if per_district["alias_normalised"].duplicated().any():
-        raise ValueError("an alias names two districts in districts.csv")
+    frame = pd.DataFrame(alias_rows(), columns=["district_code", "alias", "alias_normalised",
+                                                 "alias_kind"])
     return _materialize(warehouse, "district_aliases", {}, register={"aliases": frame})
 
 

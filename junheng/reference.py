@@ -63,3 +63,19 @@ def alias_map() -> dict[str, str]:
         for name in (d.code, d.name_zh, *d.aliases):
             out[normalise_name(name)] = d.code
     return out
+
+
+def alias_rows() -> list[tuple[str, str, str, str]]:
+    """reference.district_aliases: (district_code, alias, alias_normalised, alias_kind) of
+    every code, name and alias in districts.csv, once each. An alias that names two
+    districts after normalising is an error."""
+    rows: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+    for d in districts():
+        forms = [(d.code, "code"), (d.name_zh, "name")] + [(a, "alias") for a in d.aliases]
+        for a, kind in forms:
+            rows.setdefault((d.code, a), (d.code, a, normalise_name(a), kind))
+    named: dict[str, str] = {}
+    for code, _a, norm, _k in rows.values():
+        if named.setdefault(norm, code) != code:
+            raise ValueError("an alias names two districts in districts.csv")
+    return list(rows.values())

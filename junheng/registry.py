@@ -8,9 +8,10 @@ release. The marts asset specs, the release's tables and their order, the data
 dictionary, the query snapshot's exclusions and the landing-zone sensor's selection are
 all read from here; tests/test_registry.py fails when one of them disagrees.
 
-The raw and staging tables follow the feed contract (`junheng.ingest.feeds.FEEDS`). A
-staging table's columns are declared loosely (the Part's names, untyped): its SQL file
-under warehouse/sql/staging types and renames them. The marts and the release are exact.
+The raw tables and staging views follow the feed contract (`junheng.ingest.feeds.FEEDS`).
+A staging view's columns are declared loosely (the Part's names, untyped, and the names
+it derives, `STAGING_DERIVED`): its file warehouse/sql/staging/<name>.view.sql types and
+renames them. The marts and the release are exact.
 """
 
 from __future__ import annotations
@@ -300,6 +301,30 @@ REFERENCE = (
               Column("concentration", F64, "µg/m³ (co: mg/m³)", "浓度限值",
                      "Concentration breakpoint")),
           owner="reference"),
+    Table("reference", "district_texts", "One row per district text a department has "
+          "delivered",
+          " (schools, health institutions, submissions), with its NFKC-normalised, trimmed "
+          "form: added by the load, so that the staging views resolve names in the warehouse.",
+          "部门交付过的每个区县名称文本一行，及其NFKC规范化、去空格后的形式：由加载写入，供暂存视图在仓库内解析名称。",
+          keys=("raw_value",),
+          columns=_columns(
+              Column("raw_value", STR, "", "交付的区县名称（原文）", "District text as delivered"),
+              Column("normalised", STR, "", "规范化名称（NFKC，去空格）",
+                     "The text after NFKC and trimming")),
+          owner="reference", asset=False),
+    Table("reference", "district_names", "One row per district text a department has "
+          "delivered",
+          " and the district it names by code, name or alias (null: none), or whether it is "
+          "the city's own code: a view over district_texts and district_aliases.",
+          "部门交付过的每个区县名称文本一行，及其按代码、名称或别名所指的区县（空为无），或是否为全市代码：视图。",
+          keys=("raw_value",),
+          columns=_columns(
+              Column("raw_value", STR, "", "交付的区县名称（原文）", "District text as delivered"),
+              Column("district_code", STR, "", "区县代码（空为无法识别）",
+                     "District code it names (null: none)"),
+              Column("is_city", BOOL, "", "是否为全市代码 320500",
+                     "Whether it is the city's code, 320500")),
+          owner="reference", asset=False),
 )
 
 
@@ -339,9 +364,9 @@ def _feed_tables(feed: Feed, part: Part) -> tuple[Table, Table]:
         owner=feed.department, restricted=part.restricted)
     staging = Table(
         "staging", part.staging, part.grain,
-        " Typed, English names; rows that break a rule of feeds.md are in quality.quarantine "
-        "instead.",
-        f"{dept_zh}交付的 {source}：类型化、英文列名；"
+        " A view over raw: typed, English names; rows that break a rule of feeds.md are in "
+        "quality.quarantine instead.",
+        f"{dept_zh}交付的 {source}：基于 raw 的视图，类型化、英文列名；"
         "违反 feeds.md 规则的行在 quality.quarantine。",
         keys=("year", *(c.name for c in unit), *part.keys),
         columns=_columns(Column("_line", I64, "", "行号", "Line of the delivered file"),
@@ -350,6 +375,18 @@ def _feed_tables(feed: Feed, part: Part) -> tuple[Table, Table]:
         owner=feed.department, restricted=part.restricted, exact=False)
     return raw, staging
 
+
+# Columns a staging view derives under a new name (warehouse/sql/staging/*.view.sql): the
+# registry declares a staging view by the feed's own column names.
+STAGING_DERIVED: dict[str, Column] = {c.name: c for c in (
+    Column("district_as_delivered", None, "", "交付的区县名称（原文）",
+           "District name as delivered, before matching to a code"),
+    Column("is_comprehensive", None, "", "是否具备综合功能", "Has comprehensive functions (是)"),
+    Column("is_inclusive", None, "", "是否普惠性", "Inclusive (affordable) school (是)"),
+    Column("is_in_group", None, "", "是否集团化办学", "Part of a school group (是)"),
+    Column("measured_at", None, "UTC+8", "监测时间（北京时间）", "Hour measured (Beijing time)"),
+    Column("flagged_invalid", None, "", "该小时被分析仪标为无效（-99）的污染物个数",
+           "Pollutants the analyser flagged invalid (-99) this hour: kept as null"))}
 
 FEED_TABLES = tuple(t for f in FEEDS.values() for p in f.parts for t in _feed_tables(f, p))
 

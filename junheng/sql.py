@@ -52,7 +52,7 @@ def relation_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str,
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    """A table or a view of this warehouse (staging.stg_pension__enrolments is a view)."""
+    """A table or a view of this warehouse (every staging relation is a view)."""
     return relation_kind(con, schema, name) is not None
 
 

@@ -1,4 +1,4 @@
-"""The feed contract of feeds.md, as data: files, formats, columns, staging tables."""
+"""The feed contract of feeds.md, as data: files, formats, columns, staging views."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ class Part:
     """One table a delivery yields: a CSV file, a JSON Lines file, or one XLSX sheet."""
 
     entity: str                         # raw table raw.<feed>__<entity>
-    staging: str                        # staging table name (schema staging)
+    staging: str                        # staging view name (schema staging): its rules are
+                                        # warehouse/sql/staging/<staging>.sql, its SELECT
+                                        # <staging>.view.sql
     columns: dict[str, str]             # delivered header -> English name, in file order
     keys: tuple[str, ...]               # unique key within the delivery (English names)
     sheet: str | None = None
     district_column: str | None = None  # resolved by alias (names), else codes only
     grain: str = ""
-    # Storage, not contract. A staging *view* (raw minus quarantined lines, typed) instead
-    # of a second copy of the rows; and raw columns kept uncompressed: for 9 million
-    # 64-character person keys a year, compressing them costs 4 s and saves 0.3 GB.
-    staging_view: bool = False
+    # Storage, not contract: raw columns kept uncompressed (for 9 million 64-character
+    # person keys a year, compressing them costs 4 s and saves 0.3 GB).
     uncompressed: tuple[str, ...] = ()
     restricted: bool = False            # person-level: never a row outside the warehouse
 
@@ -53,7 +53,7 @@ class Feed:
     id: str
     department: str
     files: tuple[FileSpec, ...]
-    depends_on: tuple[str, ...] = field(default=())  # staging tables checked against
+    depends_on: tuple[str, ...] = field(default=())  # staging views its rules check against
     priority: int = 0                                 # higher runs first within a run
     # The unit of delivery (feeds.md, last section) is the feed-year, or, where the files
     # name their unit (FileSpec.unit), each file: loaded, audited and published on its own,
@@ -122,7 +122,7 @@ PENSION = Feed("pension", "人社局 Human resources and social security bureau"
         "pension__enrolments", "stg_pension__enrolments",
         {"person_key": "person_key", "district_code": "district_code", "scheme": "scheme",
          "birth_year": "birth_year", "sex": "sex", "status": "status"},
-        keys=("person_key", "scheme"), staging_view=True, uncompressed=("person_key",),
+        keys=("person_key", "scheme"), uncompressed=("person_key",),
         restricted=True,
         grain="One row per pension enrolment (person and scheme) and reporting year. "
               "RESTRICTED: person-level, never leaves the warehouse.",

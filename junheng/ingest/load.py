@@ -10,6 +10,15 @@ nothing: its delivery is recorded as `rejected` with the failures, and the last 
 data of the feed-year stays in use and published. A file that cannot be read raises
 `DeliveryError`; its delivery is recorded as `failed`, likewise replacing nothing.
 
+One path for every feed: each part has its rules, warehouse/sql/staging/<staging>.sql
+(`_line, _violations` over the delivery `_delivery`: what is quarantined), and its staging
+view, <staging>.view.sql (the typed SELECT over `{rows}` minus `{quarantine}`). The same
+view SELECT is the candidate audited (over the read rows and their quarantine) and, once
+published, staging.<staging> (over raw and quality.quarantine): staging is never a second
+copy of the rows. A view must bind on every connection (the marts' and the snapshot's),
+so its file uses DuckDB's own functions and the warehouse's tables, never the rules'
+temporary macros.
+
 A feed whose files are units of their own (`Feed.unit_column`: submissions, one file per
 department) goes through the same steps once per unit (`load_feed_units`): each file has
 its own delivery, audit and publication, which replaces only that unit's rows of the year
@@ -45,7 +54,7 @@ from junheng.ingest.readers import (
 from junheng.ops.landing import arrived_at, changed_at, file_sha256, year_entries
 from junheng.privacy import scrub
 from junheng.quality.expectations import Outcome
-from junheng.reference import CITY_CODE, alias_map, normalise_name
+from junheng.reference import normalise_name
 from junheng.sql import ident, one, relation_exists, relation_kind, sql_text
 
 BIG_CSV_BYTES = 5_000_000  # above this a CSV goes straight into DuckDB
@@ -240,19 +249,23 @@ def _add_unit_column(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) ->
                     f"from {read}", [d.spec.unit])
 
 
-def district_names(con: duckdb.DuckDBPyConnection, part: Part) -> None:
-    """Map every distinct delivered district text to a code after NFKC and trimming."""
+def district_texts(con: duckdb.DuckDBPyConnection, part: Part, relation: str) -> None:
+    """Add the district texts of `relation` (a relation this module names) that
+    reference.district_texts does not hold yet, each with its NFKC-normalised, trimmed
+    form (DuckDB has no NFKC). reference.district_names resolves them by alias, for the
+    rules and the staging view alike. Only texts not yet held are added, and the form is
+    a fixed function of the text: no published row changes meaning, so this may run before
+    the candidate is audited."""
     col = ident(part.district_column)
     values = [r[0] for r in con.execute(
-        f"select distinct {col} from _delivery where {col} is not null").fetchall()]
-    aliases = alias_map()
-    codes = [aliases.get(normalise_name(v)) for v in values]
-    # The city's code, for the feeds whose rules allow it (submissions: estimate rows).
-    city = [normalise_name(v) == CITY_CODE for v in values]
-    _materialise_arrow(con, "_district_names",
-                       pa.table({"raw_value": pa.array(values, pa.string()),
-                                 "district_code": pa.array(codes, pa.string()),
-                                 "is_city": pa.array(city, pa.bool_())}))
+        f"select distinct {col} from {relation} where {col} is not null and {col} not in "
+        "(select raw_value from reference.district_texts)").fetchall()]
+    if values:
+        con.register("_texts_in", pa.table({
+            "raw_value": pa.array(values, pa.string()),
+            "normalised": pa.array([normalise_name(v) for v in values], pa.string())}))
+        con.execute("insert into reference.district_texts select * from _texts_in")
+        con.unregister("_texts_in")
 
 
 # --------------------------------------------------------------------------- writing
@@ -264,6 +277,11 @@ def ensure_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(sql_text("create_schemas.sql"))
     con.execute(sql_text("create_quality_tables.sql"))
     con.execute(sql_text("create_macros.sql"))
+    con.execute(sql_text("create_district_texts.sql"))
+    # A view binds when it is made: only once the reference job has loaded the aliases (a
+    # feed without district names, pension, loads without them).
+    if relation_exists(con, "reference", "district_aliases"):
+        con.execute(sql_text("create_district_names.sql"))
     submissions.catalogue_table(con)
 
 
@@ -387,6 +405,7 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
     re-reads every file (no size/mtime shortcut) and audits even an unchanged or
     previously rejected delivery again. `person_level`: see `_read`."""
     ensure_quality_tables(con)
+    migrate_staging(con, feed)
     clean_archive_tmp(archive_root)
     deliveries, unexpected = scan(landing, feed, year)
     known = {} if force else _known_files(con, feed, year)
@@ -407,9 +426,10 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
     feed-year. A unit whose file is missing (`not delivered`) or unreadable (`failed`), or
     whose candidate is rejected, replaces nothing, its last good data stays in use, and the
     other units go on. One result per unit, in feeds.md order; the landing zone's
-    unexpected entries are on the first. The unit's raw and staging tables exist
+    unexpected entries are on the first. The unit's raw table and staging view exist
     afterwards (empty while no unit has been published), so what reads them can run."""
     ensure_quality_tables(con)
+    migrate_staging(con, feed)
     clean_archive_tmp(archive_root)
     deliveries, unexpected = scan(landing, feed, year)
     known = {} if force else _known_files(con, feed, year)
@@ -447,8 +467,8 @@ def _keep_unexpected(con: duckdb.DuckDBPyConnection, unexpected: list[Delivery],
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
-    """Empty raw and staging tables of a feed's parts where none exist yet: the columns the
-    reader and the rules give an empty delivery."""
+    """An empty raw table (the columns the reader gives an empty delivery) and its staging
+    view, for each part of a feed where none exists yet."""
     for part in feed.parts:
         e = ident(part.entity)
         if relation_exists(con, "raw", part.raw_table) and \
@@ -459,12 +479,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
         con.execute(f"create or replace temp table _read_{e} as select null::bigint as _line, "
                     f"null::varchar as _error, {unit}{cols} limit 0")
         _create_raw(con, part, f"raw.{ident(part.raw_table)}", f"_read_{e}")
-        con.execute(f"create or replace temp view _delivery as select * from _read_{e}")
-        if part.district_column:
-            district_names(con, part)
-        rules = sql_text(f"staging/{part.staging}.sql")
-        con.execute(f"create table if not exists staging.{ident(part.staging)} as select * "
-                    f"exclude (_violations) from ({rules}) limit 0", {"year": 0})
+        _create_staging_view(con, part)
         drop_read(con, f"_read_{e}")
 
 
@@ -493,11 +508,6 @@ def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: lis
             raise DeliveryError(deliveries[0].file_name,
                                 f"staging.{dep} holds nothing for {year}, and {feed.id} is "
                                 "checked against it: load that feed first")
-    for part in feed.parts:   # a staging table from before the view: the audit reads it
-        if part.staging_view and relation_kind(con, "staging", part.staging) == "table" \
-                and relation_exists(con, "raw", part.raw_table):
-            _in_transaction(con, _create_staging_view, part,
-                            f"staging.{ident(part.staging)}")
     extras: dict[str, list[str]] = {}
     t0 = time.perf_counter()
     try:
@@ -614,9 +624,11 @@ def _last_message(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
 
 
 # --------------------------------------------------------------------------- candidates
-# Temp relations of this connection, per part: `_checked_<entity>` (rows with their rule
-# violations), `_quarantine_<entity>` (quality.quarantine rows of the candidate) and
-# `_candidate_<entity>` (the rows that would be staged, with the staging columns).
+# Temp relations of this connection, per part: `_read_<entity>` (the rows read),
+# `_quarantine_<entity>` (quality.quarantine rows of the candidate: its rules' violations),
+# `_rows_<entity>` (the read rows as raw will hold them) and `_candidate_<entity>` (the
+# staging view's SELECT over those two: the rows that would be staged). `_checked_<entity>`
+# is the rules' output when another engine ran them (junheng/engine).
 
 def _candidate(part: Part) -> str:
     return f"_candidate_{ident(part.entity)}"
@@ -655,35 +667,28 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 def _stage_candidate(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: Delivery,
                      part: Part, run_id: str, extra: list[str]) -> PartResult:
-    """The rules over one part's read rows: its candidate rows and their quarantine."""
+    """The rules over one part's read rows (its quarantine), and its candidate: the read
+    rows minus the quarantined lines, typed by the staging view's own SELECT."""
     e = ident(part.entity)
     read_table = f"_read_{e}"
     con.execute(f"create or replace temp view _delivery as select * from {read_table}")
     if part.district_column:
-        district_names(con, part)
+        district_texts(con, part, read_table)
     rules = sql_text(f"staging/{part.staging}.sql")
     if relation_kind(con, "main", f"_checked_{e}", database="temp") == "view":
         rules = f"select _line, _violations from _checked_{e}"   # run by another engine
     params = {"feed": feed.id, "year": year, "file": d.file_name, "sha": d.sha256,
               "table": part.raw_table, "run": run_id}
-    if part.staging_view:
-        # The rules run once over the read rows and nothing is materialised: only the
-        # failing rows build a list. The candidate is the read rows minus those lines.
-        con.execute(_QUARANTINE.format(target=f"_quarantine_{e}", rules=rules), params)
-        if not _SHA.fullmatch(d.sha256):
-            raise ValueError("not a SHA-256 digest")
-        # A view cannot take parameters: the year (an int) and the digest (64 hex, checked
-        # above) are the only values formatted in, and neither comes from a delivery's text.
-        con.execute(f"create or replace temp view _rows_{e} as select {int(year)}::integer "
-                    f"as _year, '{d.sha256}' as _delivery_sha256, * from {read_table}")
-        con.execute(f"create or replace temp view _candidate_{e} as " + staging_view_sql(
-            part, rows=f"_rows_{e}", quarantine=f"_quarantine_{e}"))
-    else:
-        con.execute(f"create or replace temp table _checked_{e} as " + rules, {"year": year})
-        con.execute(_QUARANTINE.format(target=f"_quarantine_{e}",
-                                       rules=f"select * from _checked_{e}"), params)
-        con.execute(f"create or replace temp view _candidate_{e} as select * exclude "
-                    f"(_violations) from _checked_{e} where len(_violations) = 0")
+    # The rules run once over the read rows and nothing is materialised but the quarantine.
+    con.execute(_QUARANTINE.format(target=f"_quarantine_{e}", rules=rules), params)
+    if not _SHA.fullmatch(d.sha256):
+        raise ValueError("not a SHA-256 digest")
+    # A view cannot take parameters: the year (an int) and the digest (64 hex, checked
+    # above) are the only values formatted in, and neither comes from a delivery's text.
+    con.execute(f"create or replace temp view _rows_{e} as select {int(year)}::integer "
+                f"as _year, '{d.sha256}' as _delivery_sha256, * from {read_table}")
+    con.execute(f"create or replace temp view _candidate_{e} as " + staging_view_sql(
+        part, rows=f"_rows_{e}", quarantine=f"_quarantine_{e}"))
     _scrub_quarantine(con, f"_quarantine_{e}")
     read = one(con, f"select count(*) from {read_table}")[0]
     rejected = one(con, f"select count(distinct line) from _quarantine_{e}")[0]
@@ -694,7 +699,10 @@ def _stage_candidate(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: D
 
 def staging_view_sql(part: Part, rows: str, quarantine: str) -> str:
     """A staging view's SELECT (warehouse/sql/staging/<name>.view.sql) over the given
-    relations: raw rows and their quarantine (names from this module, never from data)."""
+    relations, named by this module, never by data: `rows` (raw's columns: _year,
+    _delivery_sha256, _line, _error, the unit column if any, the delivered columns) and
+    `quarantine` (quality.quarantine's columns), raw and quality.quarantine for the
+    published view, a delivery's read rows and its quarantine for the candidate."""
     return sql_text(f"staging/{part.staging}.view.sql").format(rows=rows, quarantine=quarantine)
 
 
@@ -703,7 +711,7 @@ def _publish_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
     """Swap an audited candidate in (inside the caller's transaction): the feed-year's rows,
     or a unit of delivery's rows of the year (its unit column; its files' quarantine)."""
     part, e = r.part, ident(r.part.entity)
-    raw, stg = f"raw.{ident(part.raw_table)}", f"staging.{ident(part.staging)}"
+    raw = f"raw.{ident(part.raw_table)}"
     unit, params = "", []
     if feed.unit:
         unit, params = f" and {ident(feed.unit_column)} = ?", [feed.unit]
@@ -716,12 +724,7 @@ def _publish_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
                 [feed.id, year, part.raw_table]
                 + ([[f.name(year) for f in feed.files]] if feed.unit else []))
     con.execute(f"insert into quality.quarantine by name select * from _quarantine_{e}")
-    if part.staging_view:
-        _create_staging_view(con, part, stg)
-        return
-    con.execute(f"create table if not exists {stg} as select * from _candidate_{e} limit 0")
-    con.execute(f"delete from {stg} where year = ?{unit}", [year, *params])
-    con.execute(f"insert into {stg} by name select * from _candidate_{e}")
+    _create_staging_view(con, part)
 
 
 def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, raw: str, read_table: str) -> None:
@@ -735,13 +738,28 @@ def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, raw: str, read_table
     con.execute(f"create table {raw} ({', '.join(defs)})")
 
 
-def _create_staging_view(con: duckdb.DuckDBPyConnection, part: Part, stg: str) -> None:
-    """(Re)define a staging view from warehouse/sql/staging/<name>.view.sql. A staging
-    *table* of that name (a warehouse from before the view) is dropped first."""
+def _create_staging_view(con: duckdb.DuckDBPyConnection, part: Part) -> None:
+    """(Re)define a staging view from warehouse/sql/staging/<name>.view.sql over raw and
+    quality.quarantine. A staging *table* of that name (a warehouse from before the views)
+    is dropped first; the district texts of raw are added where a warehouse from before
+    reference.district_texts lacks them."""
+    stg = f"staging.{ident(part.staging)}"
+    if part.district_column:
+        district_texts(con, part, f"raw.{ident(part.raw_table)}")
     if relation_kind(con, "staging", part.staging) == "table":
         con.execute(f"drop table {stg}")
     con.execute(f"create or replace view {stg} as " + staging_view_sql(
         part, rows=f"raw.{ident(part.raw_table)}", quarantine="quality.quarantine"))
+
+
+def migrate_staging(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
+    """A warehouse from before the staging views holds staging *tables*: each becomes its
+    view (the same rows: raw minus the quarantined lines, published in one transaction),
+    on the next run whatever it loads."""
+    for part in feed.parts:
+        if relation_kind(con, "staging", part.staging) == "table" \
+                and relation_exists(con, "raw", part.raw_table):
+            _in_transaction(con, _create_staging_view, part)
 
 
 def rejected_lines(con: duckdb.DuckDBPyConnection, feed_id: str, year: int, table: str,

@@ -21,7 +21,7 @@ and column carries a comment in Chinese and English from `junheng.registry`
 descriptions.
 
 Person-level data never leaves the warehouse: the `raw` schema is never copied, nor the
-restricted relations (staging.stg_pension__enrolments is a view over raw), nor anything
+restricted relations (staging.stg_pension__enrolments, a view over raw), nor anything
 with a person_key column, nor temporary or candidate objects (names starting with `_`).
 Views of the copied schemas are copied as tables.
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from junheng.privacy import HEX_RUN_SQL, WITHHELD, scrub
-from junheng.registry import REGISTRY, VOCABULARY, Column, restricted
+from junheng.registry import REGISTRY, STAGING_DERIVED, VOCABULARY, Column, restricted
 from junheng.sql import ident, quoted
 
 SCHEMAS = ("reference", "staging", "quality", "marts")
@@ -72,19 +72,6 @@ SNAPSHOT_INFO = {c.name: c for c in (
     Column("release_id", None, "", "发布编号", "Release id the snapshot was published with"),
     Column("created_at", None, "UTC", "快照生成时间（UTC）",
            "When the snapshot was written (UTC)"))}
-
-# Columns the staging SQL derives under a new name (warehouse/sql/staging): the registry
-# declares a staging table by the feed's own column names.
-STAGING_DERIVED = {c.name: c for c in (
-    Column("district_as_delivered", None, "", "交付的区县名称（原文）",
-           "District name as delivered, before matching to a code"),
-    Column("is_comprehensive", None, "", "是否具备综合功能", "Has comprehensive functions (是)"),
-    Column("is_inclusive", None, "", "是否普惠性", "Inclusive (affordable) school (是)"),
-    Column("is_in_group", None, "", "是否集团化办学", "Part of a school group (是)"),
-    Column("measured_at", None, "UTC+8", "监测时间（北京时间）", "Hour measured (Beijing time)"),
-    Column("flagged_invalid", None, "", "该小时被分析仪标为无效（-99）的污染物个数",
-           "Pollutants the analyser flagged invalid (-99) this hour: kept as null"))}
-
 
 def _describe(schema: str, name: str, column: str | None = None) -> tuple[str, str, str]:
     """(unit, 中文, English) of a table (column None) or column, from the registry; a column

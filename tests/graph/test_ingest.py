@@ -119,20 +119,34 @@ def test_the_largest_feed_runs_first(ingested):
     assert starts[0] == "ingest_pension" and len(starts) == len(FEEDS)
 
 
-def test_a_pension_staging_table_from_before_the_view_is_replaced(small):
+def _staging_kinds(db: Path) -> dict[str, str]:
+    return dict(_q(db, "select view_name, 'view' from duckdb_views() where schema_name = "
+                       "'staging' union all select table_name, 'table' from duckdb_tables() "
+                       "where schema_name = 'staging'"))
+
+
+def test_staging_tables_from_before_the_views_become_views_on_the_next_run(small):
     landing, db = small
+    staged = sorted(p.staging for f in FEEDS.values() for p in f.parts)
+    before = {t: _table_digest(db, f"staging.{t}") for t in staged}
+    assert _staging_kinds(db) == dict.fromkeys(staged, "view")
+    # A warehouse as the code before the views left it: staging tables (the same rows),
+    # and no reference.district_texts.
     con = duckdb.connect(str(db))
-    con.execute("drop view staging.stg_pension__enrolments; create table "
-                "staging.stg_pension__enrolments as select 1 as old")
+    for t in staged:
+        con.execute(f"create table staging.{t}_old as select * from staging.{t}; "
+                    f"drop view staging.{t}; alter table staging.{t}_old rename to {t}")
+    con.execute("drop view reference.district_names; drop table reference.district_texts")
     con.close()
+    assert _staging_kinds(db) == dict.fromkeys(staged, "table")
+    # Nothing new was delivered: the run loads nothing, and still migrates.
+    assert ingest(landing, db, 2022).success
+    assert _staging_kinds(db) == dict.fromkeys(staged, "view")
+    assert {t: _table_digest(db, f"staging.{t}") for t in staged} == before
+    # A new pension delivery (one line is not JSON) is loaded through the view.
     path = landing / "pension" / "2022" / "pension_2022.jsonl.gz"
-    # A new delivery (one line is not JSON), so the feed-year is loaded again.
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + b"not json\n"))
     assert ingest(landing, db, 2022, feeds=["pension"]).success
-    kinds = _q(db, "select 'view' from duckdb_views() where view_name = 'stg_pension__enrolments' "
-                   "union all select 'table' from duckdb_tables() "
-                   "where table_name = 'stg_pension__enrolments'")
-    assert kinds == [("view",)]
     n_raw, n_staged, n_bad = _q(db, "select (select count(*) from raw.pension__enrolments), "
                                     "(select count(*) from staging.stg_pension__enrolments), "
                                     "(select count(distinct line) from quality.quarantine "
@@ -330,8 +344,7 @@ def test_a_rejected_first_delivery_blocks_downstream(tmp_path):
     ran = {m.materialization.asset_key.path[-1] for m in result.get_asset_materialization_events()}
     assert not ran & {"stg_population__townships", "stg_eldercare__facilities",
                       "stg_eldercare__home_care"}
-    assert _q(db, "select count(*) from duckdb_tables() where table_name = "
-                  "'stg_population__townships'")[0][0] == 0
+    assert "stg_population__townships" not in _staging_kinds(db)
 
 
 def test_unexpected_files_are_recorded_not_read(small):

@@ -51,7 +51,7 @@ def test_raw_and_staging_follow_the_feed_contract():
 
 
 def test_asset_specs_carry_the_registry_declaration(graph):
-    for t in tables("marts", asset=True) + tables("reference"):
+    for t in tables("marts", asset=True) + tables("reference", asset=True):
         node = graph.get(dg.AssetKey([t.schema, t.name]))
         assert node.description == t.description and t.description.startswith(t.grain)
         assert node.owners == [f"team:{t.owner}"]

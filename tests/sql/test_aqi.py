@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sql_helpers import delivery, warehouse
+from sql_helpers import stage, warehouse
 
 from junheng.sql import sql_text
 
@@ -26,10 +26,8 @@ def hours(station, day, **series):
 
 def run(rows):
     con = warehouse()
-    delivery(con, {k: [r[k] for r in rows] for k in rows[0]})
-    con.execute("create table staging.stg_environment__air_quality as select * exclude "
-                "(_violations) from (" + sql_text("staging/stg_environment__air_quality.sql")
-                + ")", {"year": YEAR})
+    stage(con, "stg_environment__air_quality", {k: [r[k] for r in rows] for k in rows[0]},
+          YEAR)
     con.execute("create temp table _station_days as "
                 + sql_text("intermediate/int_air_station_days.sql"), {"year": YEAR})
     return con, {(r[0], str(r[1])): r for r in con.execute(

@@ -1,6 +1,6 @@
 """The rules of the submissions feed (feeds.md section 7) on given rows: one test per
 rule, each with rows it accepts and rows it rejects (in-memory DuckDB, the real macros,
-staging SQL, district resolution and catalogue lookup the load uses)."""
+rules and staging view files, district resolution and catalogue lookup the load uses)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
+from sql_helpers import warehouse
 
-from junheng import SEEDS_DIR
 from junheng.ingest.feeds import SUBMISSIONS
-from junheng.ingest.load import district_names
-from junheng.ingest.submissions import catalogue_table
-from junheng.sql import build_table, sql_text
+from junheng.ingest.load import district_texts, staging_view_sql
+from junheng.sql import sql_text
 
 PART = SUBMISSIONS.parts[0]
 COLUMNS = list(PART.columns.values())   # indicator_id, district, numerator, ...
@@ -21,13 +20,7 @@ COLUMNS = list(PART.columns.values())   # indicator_id, district, numerator, ...
 
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
-    c = duckdb.connect()
-    c.execute(sql_text("create_schemas.sql"))
-    c.execute(sql_text("create_macros.sql"))
-    build_table(c, "reference", "districts", "reference/districts.sql",
-                {"seed": str(SEEDS_DIR / "districts.csv")})
-    catalogue_table(c)
-    return c
+    return warehouse()
 
 
 def run(con, department: str, rows: list[tuple], errors: dict[int, str] | None = None
@@ -46,15 +39,21 @@ def run(con, department: str, rows: list[tuple], errors: dict[int, str] | None =
     con.register("_delivery_in", table)
     con.execute("create or replace temp table _delivery as select * from _delivery_in")
     con.unregister("_delivery_in")
-    district_names(con, PART)
-    out = con.execute(f"select * from ({sql_text('staging/stg_submissions__indicators.sql')}) "
-                      "order by _line", {"year": 2024}).df()
-    rejected, accepted = {}, {}
-    for r in out.to_dict("records"):
-        if len(r["_violations"]):
-            rejected[r["_line"]] = sorted((v["column_name"], v["rule"]) for v in r["_violations"])
-        else:
-            accepted[r["_line"]] = r
+    district_texts(con, PART, "_delivery")
+    con.execute("create or replace temp table _checked as "
+                + sql_text("staging/stg_submissions__indicators.sql"))
+    rejected = {line: sorted((v["column_name"], v["rule"]) for v in vs) for line, vs in
+                con.execute("select _line, _violations from _checked "
+                            "where len(_violations) > 0").fetchall()}
+    # The staging view over the rows and their quarantine, as the load makes the candidate.
+    con.execute("create or replace temp table _quarantine as select 'submissions' as feed, "
+                "2024 as year, ? as file_name, 'submissions__indicators' as table_name, "
+                "_line as line from _checked where len(_violations) > 0",
+                [f"{department}_2024.csv"])
+    con.execute("create or replace temp view _rows as select 2024 as _year, * from _delivery")
+    out = con.execute(staging_view_sql(PART, rows="_rows", quarantine="_quarantine")
+                      + " order by _line").df()
+    accepted = {r["_line"]: r for r in out.to_dict("records")}
     return rejected, accepted
 
 
@@ -260,9 +259,8 @@ def test_an_unparsable_row_gets_that_one_reason(con):
 
 def test_staging_columns_and_types(con):
     run(con, "health", [row("C1", numerator=1)])
-    rules = sql_text("staging/stg_submissions__indicators.sql")
-    types = con.execute("select column_name, column_type from (describe select * exclude "
-                        f"(_violations) from ({rules}))", {"year": 2024}).fetchall()
+    view = staging_view_sql(PART, rows="_rows", quarantine="_quarantine")
+    types = con.execute(f"select column_name, column_type from (describe {view})").fetchall()
     assert types == [("_line", "BIGINT"), ("year", "INTEGER"), ("department", "VARCHAR"),
                      ("indicator_id", "VARCHAR"), ("district_code", "VARCHAR"),
                      ("district_as_delivered", "VARCHAR"), ("numerator", "DOUBLE"),

@@ -1,16 +1,8 @@
--- One row per elderly-care facility and reporting year.
--- township_code must be a township of that district in the same year's population feed.
+-- The rules of one eldercare facilities delivery (feeds.md): every row with its violations
+-- (an empty list for a row that passes). township_code must be a township of that district
+-- in the same year's population feed.
 select
     d._line,
-    $year::integer as year,
-    trim(d.facility_id) as facility_id,
-    trim(d.facility_name) as facility_name,
-    trim(d.district_code) as district_code,
-    trim(d.township_code) as township_code,
-    trim(d.facility_type) as facility_type,
-    trim(d.comprehensive) = '是' as is_comprehensive,
-    as_int(d.beds) as beds,
-    as_int(d.nursing_beds) as nursing_beds,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
         case when blank(d.facility_id) then v('机构编码', 'required', d.facility_id)

@@ -1,10 +1,8 @@
--- One row per township and reporting year: elderly residents receiving home-visit care.
+-- The rules of one home-care delivery (feeds.md): every row with its violations (an empty
+-- list for a row that passes). township_code must be a township of that district in the
+-- same year's population feed.
 select
     d._line,
-    $year::integer as year,
-    trim(d.district_code) as district_code,
-    trim(d.township_code) as township_code,
-    as_int(d.home_visit_elderly) as home_visit_elderly,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
         case when not_a_district(d.district_code) then v('区县代码', 'in districts.csv', d.district_code) end,

@@ -1,23 +1,8 @@
--- One row per station and hour (local time, the hour that starts then).
--- A negative value (-99) is the analyser's invalid flag: kept as null, counted in
--- flagged_invalid, never averaged, and not a reason to reject the row.
+-- The rules of one air-quality delivery (feeds.md): every row with its violations (an
+-- empty list for a row that passes). A negative value (-99) is the analyser's invalid
+-- flag: not a reason to reject the row (the staging view keeps it as null and counts it).
 select
     _line,
-    $year::integer as year,
-    trim(station_code) as station_code,
-    station_name,
-    trim(district_code) as district_code,
-    try_strptime(trim("time"), '%Y-%m-%d %H:%M') as measured_at,
-    case when as_num(so2) >= 0 then as_num(so2) end as so2,
-    case when as_num(no2) >= 0 then as_num(no2) end as no2,
-    case when as_num(pm10) >= 0 then as_num(pm10) end as pm10,
-    case when as_num(o3) >= 0 then as_num(o3) end as o3,
-    case when as_num(pm25) >= 0 then as_num(pm25) end as pm25,
-    case when as_num(co) >= 0 then as_num(co) end as co,
-    (coalesce(as_num(so2) < 0, false)::int + coalesce(as_num(no2) < 0, false)::int
-     + coalesce(as_num(pm10) < 0, false)::int + coalesce(as_num(o3) < 0, false)::int
-     + coalesce(as_num(pm25) < 0, false)::int + coalesce(as_num(co) < 0, false)::int
-    )::integer as flagged_invalid,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when blank(station_code) then v('station_code', 'required', station_code) end,

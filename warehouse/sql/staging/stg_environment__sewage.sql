@@ -1,10 +1,7 @@
--- One row per district and reporting year: domestic sewage generated and collected (10,000 t).
+-- The rules of one sewage delivery (feeds.md): every row with its violations (an empty
+-- list for a row that passes).
 select
     _line,
-    $year::integer as year,
-    trim(district_code) as district_code,
-    as_num(sewage_generated) as sewage_generated,
-    as_num(sewage_collected) as sewage_collected,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when not_a_district(district_code) then v('区县代码', 'in districts.csv', district_code)

@@ -1,11 +1,7 @@
--- One row per district and reporting year: life expectancy and two rates, as reported.
+-- The rules of one health delivery's district sheet (feeds.md): every row with its
+-- violations (an empty list for a row that passes).
 select
     _line,
-    $year::integer as year,
-    trim(district_code) as district_code,
-    as_num(life_expectancy) as life_expectancy,
-    as_num(vaccination_rate) as vaccination_rate,
-    as_num(medical_insurance_rate) as medical_insurance_rate,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when not_a_district(district_code) then v('区县代码', 'in districts.csv', district_code)

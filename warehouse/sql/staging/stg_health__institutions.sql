@@ -1,16 +1,8 @@
--- One row per health institution and reporting year; district by name, alias or code.
+-- The rules of one health delivery's institutions sheet (feeds.md): every row with its
+-- violations (an empty list for a row that passes). District by name, alias or code after
+-- NFKC and trimming (reference.district_names), as in the staging view.
 select
     d._line,
-    $year::integer as year,
-    trim(d.org_code) as org_code,
-    trim(d.org_name) as org_name,
-    n.district_code,
-    d.district as district_as_delivered,
-    trim(d.category) as category,
-    as_int(d.beds) as beds,
-    as_int(d.physicians) as physicians,
-    as_int(d.general_practitioners) as general_practitioners,
-    as_int(d.nurses) as nurses,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
         case when not coalesce(regexp_full_match(trim(d.org_code), '[0-9A-Z]{18}'), false)
@@ -29,4 +21,4 @@ select
         int_rule('注册护士数', d.nurses, 0)
     ]) end as _violations
 from _delivery d
-left join _district_names n on n.raw_value = d.district
+left join reference.district_names n on n.raw_value = d.district

@@ -1,16 +1,8 @@
--- One row per township and reporting year; rule violations in _violations.
+-- The rules of one population delivery (feeds.md): every row with its violations (an
+-- empty list for a row that passes). The staging view, stg_population__townships.view.sql,
+-- is the rows whose line is not quarantined, typed.
 select
     _line,
-    $year::integer as year,
-    trim(district_code) as district_code,
-    trim(township_code) as township_code,
-    trim(township_name) as township_name,
-    as_int(resident_total) as resident_total,
-    as_int(age_0_2) as age_0_2,
-    as_int(age_3_5) as age_3_5,
-    as_int(age_6_14) as age_6_14,
-    as_int(age_15_59) as age_15_59,
-    as_int(age_60_plus) as age_60_plus,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when blank(year) then v('年份', 'required', year)

@@ -1,17 +1,8 @@
--- One row per school or kindergarten and reporting year; district names resolved by alias.
+-- The rules of one schools delivery (feeds.md): every row with its violations (an empty
+-- list for a row that passes). District names are resolved by alias after NFKC and
+-- trimming (reference.district_names), as in the staging view.
 select
     d._line,
-    $year::integer as year,
-    trim(d.school_id) as school_id,
-    trim(d.school_name) as school_name,
-    n.district_code,
-    d.district as district_as_delivered,
-    trim(d.level) as level,
-    trim(d.ownership) as ownership,
-    trim(d.inclusive) = '是' as is_inclusive,
-    trim(d.in_group) = '是' as is_in_group,
-    as_int(d.enrolled) as enrolled,
-    as_int(d.teachers) as teachers,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when d._error is not null then [v('*', 'parsable row', d._error)] else violations([
         case when not coalesce(regexp_full_match(trim(d.school_id), '[0-9]{10}'), false)
@@ -33,4 +24,4 @@ select
                       then v('专任教师数', '> 0 where enrolled > 0', d.teachers) end)
     ]) end as _violations
 from _delivery d
-left join _district_names n on n.raw_value = d.district
+left join reference.district_names n on n.raw_value = d.district

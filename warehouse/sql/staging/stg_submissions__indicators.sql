@@ -1,9 +1,9 @@
--- One row per department, indicator, district (and the city, 320500, for a survey estimate)
--- and reporting year (feeds.md section 7). The department is the file's (the loader adds
--- it to every row read); `_submission_indicators` is the catalogue's submitted indicators
--- with their department, form and unit factor (junheng.ingest.submissions); district names,
--- aliases and codes are resolved after NFKC and trimming (`_district_names`). The note is
--- kept as delivered and never parsed.
+-- The rules of one department's submissions file (feeds.md section 7): every row with its
+-- violations (an empty list for a row that passes). The department is the file's (the
+-- loader adds it to every row read); `_submission_indicators` is the catalogue's submitted
+-- indicators with their department, form and unit factor (junheng.ingest.submissions);
+-- district names, aliases and codes are resolved after NFKC and trimming
+-- (reference.district_names), as in the staging view.
 with rows as (
     select
         d.*,
@@ -16,21 +16,10 @@ with rows as (
         as_num(d.denominator) as den
     from _delivery d
     left join _submission_indicators i on i.sub_indicator_id = trim(d.indicator_id)
-    left join _district_names n on n.raw_value = d.district
+    left join reference.district_names n on n.raw_value = d.district
 )
 select
     _line,
-    $year::integer as year,
-    department,
-    trim(indicator_id) as indicator_id,
-    code as district_code,
-    district as district_as_delivered,
-    num as numerator,
-    den as denominator,
-    as_num(value) as value,
-    as_num(standard_error) as standard_error,
-    try_cast(as_int(sample_size) as integer) as sample_size,
-    nullif(note, '') as note,
     -- An unparsable row gets that one reason, not a rule break per empty field.
     case when _error is not null then [v('*', 'parsable row', _error)] else violations([
         case when blank(indicator_id) then v('指标编码', 'required', indicator_id)
