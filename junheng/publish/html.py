@@ -228,7 +228,7 @@ def nice_ticks(lo: float, hi: float, most: int = 5) -> tuple[list[float], int]:
         mult, exp = 1, exp + 1
     step = mult * 10.0**exp
     decimals = max(0, -exp + (1 if mult == 2.5 else 0))
-    first = math.floor(lo / step * (1 + 1e-12) + 1e-9)
+    first = math.floor(lo / step)           # a float just below a tick adds one below: harmless
     count = math.ceil(hi / step - first - 1e-9)
     return [round((first + k) * step, decimals) for k in range(count + 1)], decimals
 
