@@ -200,14 +200,25 @@ def test_data_docs_are_built_beside_the_warehouse(ingested):
 
 # ------------------------------------------------------------------ one year, changed in place
 
-@pytest.fixture()
-def small(tmp_path):
-    landing = tmp_path / "landing"
+@pytest.fixture(scope="module")
+def _small_once(tmp_path_factory) -> Path:
+    """One 2022 demo year loaded once; each test gets its own copy (`small`)."""
+    root = tmp_path_factory.mktemp("small")
+    landing = root / "landing"
     generate(landing, Options(years=(2022,), scale=0.002))
-    db = tmp_path / "wh" / "w.duckdb"
+    db = root / "wh" / "w.duckdb"
     load_reference(landing, db)
     assert ingest(landing, db, 2022).success
-    return landing, db
+    return root
+
+
+@pytest.fixture()
+def small(_small_once, tmp_path):
+    """A landing zone and a warehouse with its 2022 loaded, the test's own: a copy (files,
+    their times, the warehouse and its archive) of one load made once per module."""
+    shutil.copytree(_small_once / "landing", tmp_path / "landing")
+    shutil.copytree(_small_once / "wh", tmp_path / "wh")
+    return tmp_path / "landing", tmp_path / "wh" / "w.duckdb"
 
 
 def _table_digest(db: Path, table: str) -> str:
