@@ -452,24 +452,20 @@ def _indicator_sections(tables: dict[str, pa.Table], plan, years: list[int],
                      if any(v is not None for _, v in trend) else
                      _p("全市无数值。", "No city value.", "note"))
 
-            def cell(code, y, i=i):
+            missing: dict[str, list[tuple]] = {}   # reason -> (zh, en) places, table order
+
+            def cell(code, y, i=i, missing=missing):
                 r = by_key.get((i, code, y))
                 if r and r["value"] is not None:
                     return _num(r["value"])
                 reason = r["null_reason"] if r else "no row"
+                n = names[code] if isinstance(names[code], tuple) else (names[code],) * 2
+                missing.setdefault(reason, []).append((f"{n[0]} {y}", f"{n[1]} {y}"))
                 return f"<span class='note' title='{_e(reason)}'>–</span>"
 
             grid = [[_label_html(names[code])] + [cell(code, y) for y in years]
                     + [_badge((progress.get((i, code)) or {}).get("status"))]
                     for code in [CITY, *districts] if code in names]
-            missing: dict[str, list[tuple]] = {}   # reason -> (zh, en) places, table order
-            for code in [CITY, *districts]:
-                for y in years:
-                    r = by_key.get((i, code, y))
-                    if code in names and not (r and r["value"] is not None):
-                        n = names[code] if isinstance(names[code], tuple) else (names[code],) * 2
-                        missing.setdefault(r["null_reason"] if r else "no row", []).append(
-                            (f"{n[0]} {y}", f"{n[1]} {y}"))
             reasons = "".join(
                 "<li>" + _t(_e(f"{reason_zh(why)}：" + "、".join(z for z, _ in at)),
                             _e(f"{why}: " + ", ".join(e for _, e in at))) + "</li>"
