@@ -1,6 +1,13 @@
 """Junheng (均衡): the public-service equalisation monitor."""
 
+import warnings
 from pathlib import Path
+
+# pyspark 4 warns on import that pandas >= 3 is "not yet fully supported", and Great
+# Expectations imports pyspark whenever it is installed, so every run printed it, with the
+# DuckDB engine too. Junheng hands Spark no pandas frames. Set here, where every entry point
+# (CLI, code location, step subprocesses, tests) passes first.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = PROJECT_ROOT / "warehouse" / "seeds"

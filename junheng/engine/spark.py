@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import shutil
 import threading
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,9 +55,6 @@ def session(master: str, work_dir: str | Path, driver_memory: str = "2g",
     with _lock:
         if key in _sessions:
             return _sessions[key]
-        # pyspark 4.3 warns on every import that pandas 3 is "not yet fully supported":
-        # Junheng hands Spark no pandas frames.
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
         from pyspark.sql import SparkSession
 
         if master.startswith("sc://"):
