@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 
 from assets.resources import DuckDBWarehouse
+from junheng.engine import duckdb_pension_districts
 from junheng.ingest.feeds import FEEDS, Part
 from junheng.ingest.load import Delivery
 from junheng.ingest.readers import DeliveryError
@@ -34,14 +35,6 @@ AIR_COLUMNS = ("year", "station_code", "district_code", "measured_at",
 def _quote(path: Path) -> str:
     """A path of this module's own making as a SQL string literal (views take no parameters)."""
     return "'" + str(path).replace("'", "''") + "'"
-
-
-def _duckdb_pension_districts(con: duckdb.DuckDBPyConnection, year: int) -> None:
-    con.execute("create or replace temp table _persons as "
-                + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
-    con.execute("create or replace temp table _pension_districts as "
-                + sql_text("intermediate/int_pension_districts.sql"))
-    con.execute("drop table _persons")
 
 
 def _duckdb_station_days(con: duckdb.DuckDBPyConnection, year: int) -> None:
@@ -108,7 +101,7 @@ class PersonLevelEngine(dg.ConfigurableResource):
         """For `compute_values`: makes the temp table `_pension_districts` of one year (the
         per-district counts of int_pension_districts.sql) on this engine."""
         if not self.is_spark:
-            return _duckdb_pension_districts
+            return duckdb_pension_districts
 
         def step(con: duckdb.DuckDBPyConnection, year: int) -> None:
             from junheng.engine.spark import delivery_dir, pension_districts, read_pension
@@ -117,7 +110,7 @@ class PersonLevelEngine(dg.ConfigurableResource):
                               "feed = 'pension' and year = ? and status = 'loaded'",
                               [year]).fetchall()
             if not row:   # nothing in use: the counts of an empty staging, as DuckDB has it
-                _duckdb_pension_districts(con, year)
+                duckdb_pension_districts(con, year)
                 return
             sha, archived = row[0]
             out = delivery_dir(self.work(warehouse), sha)

@@ -100,6 +100,7 @@ BASELINE = r'''
 import sys, time, duckdb, io, pyarrow as pa
 from python_calamine import CalamineWorkbook
 from junheng.methodology.formulas import values_sql
+from junheng.engine import duckdb_pension_districts
 from junheng.sql import sql_text, build_table
 from junheng import SEEDS_DIR
 landing, year, db = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -160,8 +161,7 @@ con.execute(f"""create table staging.stg_environment__air_quality as select {yea
   from read_csv('{f("environment", f"air_quality_{year}.csv")}', types={{'district_code':'VARCHAR'}})""")
 load = time.perf_counter() - t0
 t1 = time.perf_counter()
-con.execute("create temp table _persons as " + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
-con.execute("create temp table _pension_districts as " + sql_text("intermediate/int_pension_districts.sql"))
+duckdb_pension_districts(con, year)   # the engine's own statement
 con.execute("create temp table _station_days as " + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
 con.execute("create temp table _unit_days as " + sql_text("intermediate/int_air_unit_days.sql"))
 n = len(con.execute(values_sql(), {"year": year}).fetchall())

@@ -63,10 +63,10 @@ print(json.dumps({"setup_s": round(t1 - t0, 2), "ingest_s": round(t2 - t1, 2),
                   "p1_city": round(p1[0], 6), "dual": p1[1]}))
 '''
 
-# The floor: bare DuckDB, the same file, the same persons and district SQL.
+# The floor: bare DuckDB, the same file, the same persons and district statement.
 FLOOR = r'''
 import json, sys, time, duckdb
-from junheng.sql import sql_text
+from junheng.engine import duckdb_pension_districts
 path, year, db = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 t0 = time.perf_counter()
 con = duckdb.connect(db, config={"threads": 2, "memory_limit": "2GB"})
@@ -76,10 +76,7 @@ con.execute(f"""create table staging.stg_pension__enrolments as select {year} as
   district_code:'VARCHAR', scheme:'VARCHAR', birth_year:'INTEGER', sex:'VARCHAR',
   status:'VARCHAR'}})""", [path])
 t1 = time.perf_counter()
-con.execute("create temp table _persons as " + sql_text("intermediate/int_pension_persons.sql"),
-            {"year": year})
-con.execute("create temp table _pension_districts as "
-            + sql_text("intermediate/int_pension_districts.sql"))
+duckdb_pension_districts(con, year)   # the engine's own statement
 p1 = con.execute("select sum(contributing) * 100.0 / sum(eligible) from _pension_districts "
                  "where eligible > 0").fetchall()[0][0]
 records = con.execute("select count(*) from staging.stg_pension__enrolments").fetchall()[0][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sql_helpers import empty_staging, stage, warehouse
 
+from junheng.engine import duckdb_pension_districts
 from junheng.methodology.formulas import values_sql
 from junheng.sql import sql_text
 
@@ -32,10 +33,7 @@ def test_p1_counts_a_dual_person_once_in_the_employee_district():
                 + sql_text("intermediate/int_air_station_days.sql"), {"year": year})
     con.execute("create temp table _unit_days as "
                 + sql_text("intermediate/int_air_unit_days.sql"))
-    con.execute("create temp table _persons as "
-                + sql_text("intermediate/int_pension_persons.sql"), {"year": year})
-    con.execute("create temp table _pension_districts as "
-                + sql_text("intermediate/int_pension_districts.sql"))
+    duckdb_pension_districts(con, year)
     parts = con.execute(values_sql(), {"year": year}).df()
     p1 = parts[parts["indicator_id"] == "P1"].set_index("district_code")
     # 320508: k0 (contributing, via the employee record) and k1 (suspended): 1 of 2
@@ -43,9 +41,9 @@ def test_p1_counts_a_dual_person_once_in_the_employee_district():
     # 320571: only k2 (k0 counts in its employee district, k3 too old, k4 receiving)
     assert (p1.loc["320571", "numerator"], p1.loc["320571", "denominator"]) == (1, 1)
     assert p1.loc[CITY, "value"] == pytest.approx(100 * 2 / 3)
-    duals = dict(con.execute("select district_code, count(*) filter (is_dual) from _persons "
-                             "group by all").fetchall())
+    duals = dict(con.execute("select district_code, dual_enrolments from _pension_districts"
+                             ).fetchall())
     assert duals == {"320508": 2, "320571": 0}
-    disagree = con.execute("select count(*) filter (is_dual_disagreeing) from _persons"
+    disagree = con.execute("select sum(dual_status_disagreeing) from _pension_districts"
                            ).fetchone()[0]
     assert disagree == 1
