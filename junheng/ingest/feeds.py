@@ -30,6 +30,13 @@ class Part:
     def raw_table(self) -> str:
         return self.entity
 
+    def column_def(self, column: str, sql_type: str) -> str:
+        """A column of this part's raw table or of a read of its delivery, as an item of
+        CREATE TABLE (`column` an English name of this part: an identifier of the project's
+        own, never from data)."""
+        return f'"{column}" {sql_type}' + (" using compression uncompressed"
+                                            if column in self.uncompressed else "")
+
 
 @dataclass(frozen=True)
 class FileSpec:

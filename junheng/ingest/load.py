@@ -733,8 +733,7 @@ def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, raw: str, read_table
         return
     cols = con.execute(f"select column_name, column_type from (describe {read_table})").fetchall()
     defs = ["_year integer", "_delivery_sha256 varchar"] + [
-        f"{ident(c)} {t}" + (" using compression uncompressed" if c in part.uncompressed else "")
-        for c, t in cols]
+        part.column_def(ident(c), t) for c, t in cols]
     con.execute(f"create table {raw} ({', '.join(defs)})")
 
 
