@@ -16,6 +16,28 @@ atexit.register(shutil.rmtree, _ALERTS, True)
 os.environ["JUNHENG_ALERT_LOG"] = str(_ALERTS / "alerts.log")
 os.environ.pop("JUNHENG_ALERT_WEBHOOK", None)
 
+
+def _scratch_in_memory(root: Path = Path("/dev/shm"), room: int = 8 * 2**30) -> None:
+    """The tests' temporary directories (warehouses, Dagster instances, releases, landing
+    zones) in memory where the machine has a tmpfs with room for them: every `junheng run`
+    commits its Dagster instance's SQLite event log once per event, and on a disk each
+    commit waits for an fsync, which on a busy machine doubles a run's time. No test asserts
+    that anything reached a disk (a killed process leaves what it wrote in the page cache,
+    on a tmpfs as on a disk). pytest's own PYTEST_DEBUG_TEMPROOT, when set, is left alone
+    (PYTEST_DEBUG_TEMPROOT=/tmp: the previous behaviour); so is an explicit --basetemp,
+    which takes precedence anyway. Read once, before the first tmp_path is made."""
+    if "PYTEST_DEBUG_TEMPROOT" in os.environ:
+        return
+    try:
+        if root.is_dir() and os.access(root, os.W_OK | os.X_OK) and \
+                shutil.disk_usage(root).free >= room:
+            os.environ["PYTEST_DEBUG_TEMPROOT"] = str(root)
+    except OSError:
+        pass
+
+
+_scratch_in_memory()
+
 import pytest  # noqa: E402
 
 from junheng.demo.generator import Options, generate  # noqa: E402
