@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets import extracts, indicators, progress, reference
 from assets.feeds import INGEST
+from pipelines import instance  # noqa: F401  the instance's SQLite: no fsync per commit
 from pipelines.jobs import ALL_JOBS
 from pipelines.resources import default_resources
 from pipelines.schedules import monthly_monitoring_run
