@@ -116,7 +116,8 @@ f = lambda feed, name: f"{landing}/{feed}/{year}/{name}"
 t0 = time.perf_counter()
 con.execute(f"""create table staging.stg_population__townships as select {year} as year,
   区县代码 as district_code, 镇街代码 as township_code, 常住人口 as resident_total,
-  "3-5岁" as age_3_5, "60岁及以上" as age_60_plus
+  "0-2岁" as age_0_2, "3-5岁" as age_3_5, "6-14岁" as age_6_14, "15-59岁" as age_15_59,
+  "60岁及以上" as age_60_plus
   from read_csv('{f("population", f"population_{year}.csv")}', types={{'区县代码':'VARCHAR','镇街代码':'VARCHAR'}})""")
 text = open(f("schools", f"schools_{year}.csv"), "rb").read().decode("gbk")
 import pyarrow.csv as pacsv
@@ -160,6 +161,21 @@ con.execute(f"""create table staging.stg_environment__air_quality as select {yea
   case when pm10 >= 0 then pm10 end as pm10, case when co >= 0 then co end as co,
   case when pm25 >= 0 then pm25 end as pm25, case when o3 >= 0 then o3 end as o3
   from read_csv('{f("environment", f"air_quality_{year}.csv")}', types={{'district_code':'VARCHAR'}})""")
+# The 14 departments' submissions: district names by the reference aliases (NFKC in Python
+# at build time, as the pipeline's), the text trimmed of ASCII and ideographic spaces.
+import unicodedata
+from junheng.reference import alias_rows
+con.register("_al", pa.table({"alias": [unicodedata.normalize("NFKC", r[1]).strip()
+                                        for r in alias_rows()],
+                              "district_code": [r[0] for r in alias_rows()]}))
+con.execute(f"""create table staging.stg_submissions__indicators as select {year} as year,
+  regexp_extract(filename, '([a-z_]+)_[0-9]{{4}}[.]csv$', 1) as department,
+  指标编码 as indicator_id, a.district_code, 分子::double as numerator,
+  分母::double as denominator, 数值::double as value, 标准误::double as standard_error,
+  样本量::integer as sample_size
+  from read_csv('{f("submissions", "*.csv")}', filename = true, all_varchar = true) s
+  left join (select distinct alias, district_code from _al) a
+  on a.alias = trim(s.区县, ' 　')""")
 load = time.perf_counter() - t0
 t1 = time.perf_counter()
 duckdb_pension_districts(con, year)   # the engine's own statement
