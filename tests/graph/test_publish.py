@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -193,8 +194,12 @@ def test_a_publication_killed_midway_leaves_the_last_release(full_run, tmp_path)
     assert (extracts / "LATEST").read_text() == latest     # same content: unchanged
 
 
-def test_reader_holding_the_snapshot_open_during_a_full_run(full_run):
-    root, _, _ = full_run
+def test_reader_holding_the_snapshot_open_during_a_full_run(full_run, tmp_path):
+    # On a copy of the shared run (landing, warehouse and its archive, snapshots, releases,
+    # Dagster home): this test changes a delivery and runs again, which the tests after it
+    # in the group (the backfill's comparison) must not see.
+    root = tmp_path / "run"
+    shutil.copytree(full_run[0], root, symlinks=True)
     snapshot = root / "wh" / "junheng_query.duckdb"
     reader = duckdb.connect(str(snapshot), read_only=True)
     first = reader.execute("select release_id, created_at from snapshot_info").fetchall()[0]
