@@ -29,6 +29,7 @@ from junheng.ingest.load import (
     REJECTED,
     REJECTED_BEFORE,
     FeedResult,
+    by_year,
     PartResult,
     load_feed_units,
     load_feed_year,
@@ -191,7 +192,8 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
             t = registry.table(*address)
             specs.append(dg.AssetSpec(
                 list(address), deps=deps, skippable=True,
-                kinds={"duckdb", "table" if address[0] == "raw" else "view"},
+                kinds={"duckdb", "table" if address[0] == "raw" and not by_year(part)
+                       else "view"},
                 group_name=feed.id, description=t.description, owners=[f"team:{feed.id}"],
                 metadata={"dagster/column_schema": column_schema(t)}))
         # Partitioned like the asset: every result shows its reporting year in the UI. A
@@ -222,7 +224,8 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                 result = load_feed_year(con, feed, year, landing.path_obj, warehouse.archive_dir,
                                         context.run_id, _audit(gx, context.run_id, year),
                                         force=force,
-                                        person_level=engine.pension_reader(warehouse))
+                                        person_level=engine.pension_reader(warehouse),
+                                        prepare=gx.validator)
             except DeliveryError as exc:
                 problem = f"{feed.id} {year}: {exc}"
                 in_use = published_parts(con, feed, year)

@@ -246,6 +246,103 @@ def test_a_pension_line_that_is_not_json_is_quarantined_not_fatal(tmp_path):
         == [(2, "parsable row"), (4, "parsable row")]
 
 
+def test_the_pension_raw_is_a_table_per_year_published_by_rename(tmp_path):
+    """raw.pension__enrolments is a view over raw.pension__enrolments__<year>: the JSON
+    read's own table becomes the year's (in line order, with raw's provenance columns), a
+    new delivery of a year replaces that year only, and a warehouse from before (one raw
+    table) is split by year on the next publication, its rows unchanged."""
+    from ingest_helpers import accept_all
+    from sql_helpers import warehouse
+
+    from junheng.ingest.load import load_feed_year
+
+    rec = ('{{"person_key":"{k:064x}","district_code":"320508","scheme":"employee",'
+           '"birth_year":{b},"sex":"F","status":"contributing"}}')
+    con = warehouse()
+
+    def load(year: int, keys: range, birth: int = 1980):
+        landing = tmp_path / f"l{year}{birth}"
+        (landing / "pension" / str(year)).mkdir(parents=True)
+        with gzip.open(landing / f"pension/{year}/pension_{year}.jsonl.gz", "wt") as fh:
+            fh.write("\n".join(rec.format(k=k, b=birth) for k in keys) + "\n")
+        return load_feed_year(con, FEEDS["pension"], year, landing, tmp_path / "a", "t",
+                              accept_all)
+
+    def raw(year: int) -> list[tuple]:
+        return con.execute("select _line, person_key, birth_year, _delivery_sha256 "
+                           "from raw.pension__enrolments where _year = ? order by _line",
+                           [year]).fetchall()
+
+    first = load(2020, range(1, 6))
+    assert first.status == "published"
+    kinds = dict(con.execute("select table_name, 'table' from duckdb_tables() where schema_name"
+                             " = 'raw' union all select view_name, 'view' from duckdb_views() "
+                             "where schema_name = 'raw'").fetchall())
+    assert kinds == {"pension__enrolments": "view", "pension__enrolments__2020": "table"}
+    rows = raw(2020)
+    assert [(r[0], r[1]) for r in rows] == [(n, f"{n:064x}") for n in range(1, 6)]
+    assert {r[3] for r in rows} == {first.parts[0].sha256}
+    load(2021, range(10, 13))
+    load(2020, range(20, 22), birth=1990)                 # a new delivery of 2020
+    assert [(r[0], r[1], r[2]) for r in raw(2020)] == [(1, f"{20:064x}", "1990"),
+                                                         (2, f"{21:064x}", "1990")]
+    assert [r[0] for r in raw(2021)] == [1, 2, 3]
+    assert con.execute("select count(*) from staging.stg_pension__enrolments").fetchone()[0] == 5
+
+    # A warehouse from before: one raw table, with the same columns.
+    before = con.execute("select * from raw.pension__enrolments order by _year, _line").fetchall()
+    con.execute("create table raw._old as select * from raw.pension__enrolments")
+    con.execute("drop view raw.pension__enrolments")
+    for y in (2020, 2021):
+        con.execute(f"drop table raw.pension__enrolments__{y}")
+    con.execute("alter table raw._old rename to pension__enrolments")
+    load(2022, range(30, 32))
+    assert con.execute("select * from raw.pension__enrolments where _year < 2022 "
+                       "order by _year, _line").fetchall() == before
+    assert {r[0] for r in con.execute("select table_name from duckdb_tables() where "
+                                      "schema_name = 'raw'").fetchall()} == \
+        {f"pension__enrolments__{y}" for y in (2020, 2021, 2022)}
+    assert con.execute("select count(*) from staging.stg_pension__enrolments").fetchone()[0] == 7
+
+
+def test_the_audits_preparation_runs_on_this_thread_while_duckdb_reads_the_pension(tmp_path):
+    """GX's import and context (`prepare`) run beside the pension read, on the calling
+    thread; the read runs on a worker thread; a bad delivery's own error still comes out."""
+    import threading
+
+    from ingest_helpers import accept_all
+    from sql_helpers import warehouse
+
+    from junheng.ingest.load import load_feed_year
+
+    rec = ('{{"person_key":"{k:064x}","district_code":"320508","scheme":"employee",'
+           '"birth_year":1980,"sex":"F","status":"contributing"}}')
+    seen = []
+
+    def prepare():
+        seen.append((threading.current_thread() is threading.main_thread(),
+                     sorted(t.name.split("_")[0] for t in threading.enumerate()
+                            if t.name.startswith("junheng-read"))))
+
+    landing = _pension_landing(tmp_path, [rec.format(k=k) for k in range(1, 4)])
+    result = load_feed_year(warehouse(), FEEDS["pension"], 2020, landing, tmp_path / "a", "t",
+                            accept_all, prepare=prepare)
+    assert result.audited[0].rows_loaded == 3
+    assert seen == [(True, ["junheng-read"])]      # here, with the reader's thread alive
+
+    def failing():
+        raise RuntimeError("no GX")
+
+    (landing / "pension/2020/pension_2020.jsonl.gz").write_bytes(b"\x1f\x8bnot gzip")
+    with pytest.raises(DeliveryError, match="gzip"):   # the delivery's error, not prepare's
+        load_feed_year(warehouse(), FEEDS["pension"], 2020, landing, tmp_path / "b", "t",
+                       accept_all, prepare=failing)
+    landing = _pension_landing(tmp_path / "c", [rec.format(k=1)])
+    with pytest.raises(RuntimeError, match="no GX"):   # and prepare's own, after the read
+        load_feed_year(warehouse(), FEEDS["pension"], 2020, landing, tmp_path / "c" / "a",
+                       "t", accept_all, prepare=failing)
+
+
 def test_an_absurdly_long_line_is_quarantined_and_the_rest_loaded(tmp_path):
     from ingest_helpers import accept_all
     from sql_helpers import warehouse
