@@ -440,6 +440,15 @@ def test_data_docs_are_readable_offline(good, tmp_path):
     links = re.findall(r'<a href="(validations/[^"]+)"', index)
     assert len(links) == len(pages) - 1
     assert all((docs / link.replace("%20", " ")).exists() for link in links)
+    # The next process (the next run) adds its validations; the index keeps the last's.
+    later = Validator(docs_dir=docs)
+    later.run("stg_health__districts", YEAR, good["stg_health__districts"][0], "later")
+    later.build_docs()
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert set(re.findall(r'<a href="(validations/[^"]+)"', index)) > set(links)
+    assert len(re.findall(r'<a href="(validations/[^"]+)"', index)) == \
+        len(list(docs.rglob("validations/**/*.html")))
+    assert index.index("later") < index.index("docs")   # newest first
 
 
 def test_every_broadcast_figure_is_a_plain_number_or_none(good):
