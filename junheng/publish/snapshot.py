@@ -183,6 +183,10 @@ def _remove(*paths: Path) -> None:
 def _detach(con: duckdb.DuckDBPyConnection) -> None:
     """Let go of the snapshot file after a failure, whatever state it was left in."""
     try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass                               # no transaction was open
+    try:
         if con.execute("select count(*) from duckdb_databases() "
                        "where database_name = 'snap'").fetchall()[0][0]:
             con.execute("detach snap")
@@ -228,6 +232,9 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path, release_id: s
         if tmp.exists():
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp))
         con.execute(f"attach ? as snap (storage_version '{STORAGE_VERSION}')", [str(tmp)])
+        # One transaction for the whole file: hundreds of COMMENT ON statements, each its
+        # own commit, took 1-2 s of a run; together they take a tenth of that.
+        con.execute("begin transaction")
         for s in SCHEMAS:
             con.execute(f"create schema if not exists snap.{ident(s)}")
         for s, t in relations:
@@ -236,6 +243,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, target: Path, release_id: s
         con.execute("create table snap.main.snapshot_info as select ? as release_id, "
                     "current_timestamp as created_at", [release_id])
         _document(con)
+        con.execute("commit")
         con.execute("detach snap")         # writes the file: a full disk often fails here
         if snapshot_release(tmp) != release_id:
             raise OSError("the written file does not read back")
