@@ -539,6 +539,8 @@ def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: lis
                                 "checked against it: load that feed first")
     extras: dict[str, list[str]] = {}
     t0 = time.perf_counter()
+    for part in feed.parts:
+        _drop_candidate(con, part)     # what a killed run left behind: never read as ours
     try:
         try:
             for d in deliveries:
@@ -836,7 +838,11 @@ def _publish_year_table(con: duckdb.DuckDBPyConnection, part: Part, year: int, s
     target = f"raw.{ident(name)}"
     con.execute(f"drop table if exists {target}")
     rows = f"{read_table}__rows"
-    if relation_kind(con, "raw", rows) == "table":
+    # The JSON reader's own table, and only while the read view is over it: a table of
+    # that name left by a killed run must never be published in another read's place.
+    view = one(con, "select sql from duckdb_views() where database_name = 'temp' and "
+                    "view_name = ?", [read_table])
+    if view is not None and rows in view[0] and relation_kind(con, "raw", rows) == "table":
         con.execute(f"alter table raw.{ident(rows)} rename to {ident(name)}")
         # Formatted in: the year (an int) and the digest (64 hex, checked above).
         con.execute(f"alter table {target} add column _year integer default {int(year)}")

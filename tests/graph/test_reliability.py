@@ -305,6 +305,26 @@ def test_the_pension_raw_is_a_table_per_year_published_by_rename(tmp_path):
     assert con.execute("select count(*) from staging.stg_pension__enrolments").fetchone()[0] == 7
 
 
+def test_a_read_table_left_by_a_killed_run_is_never_published(tmp_path):
+    """A killed run can leave the JSON reader's table behind. Another reader's rows (the
+    malformed-line path, the Spark engine's Parquet) are published, never that table."""
+    from sql_helpers import warehouse
+
+    from junheng.ingest.load import _publish_year_table, by_year
+
+    part = FEEDS["pension"].parts[0]
+    assert by_year(part)
+    con = warehouse()
+    cols = ", ".join(f"'x' as {c}" for c in part.columns.values())
+    con.execute(f"create table raw._read_pension__enrolments__rows as select "
+                f"'stale' as _error, {cols}")
+    con.execute(f"create temp table _read_pension__enrolments as select 1::bigint as _line, "
+                f"null::varchar as _error, {cols.replace(chr(39) + 'x', chr(39) + 'y')}")
+    _publish_year_table(con, part, 2020, "0" * 64, "_read_pension__enrolments")
+    assert con.execute("select _line, _error, person_key from raw.pension__enrolments"
+                       ).fetchall() == [(1, None, "y")]
+
+
 def test_the_audits_preparation_runs_on_this_thread_while_duckdb_reads_the_pension(tmp_path):
     """GX's import and context (`prepare`) run beside the pension read, on the calling
     thread; the read runs on a worker thread; a bad delivery's own error still comes out."""
