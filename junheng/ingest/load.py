@@ -503,10 +503,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
         cols = ", ".join(f"null::varchar as {ident(c)}" for c in part.columns.values())
         con.execute(f"create or replace temp table _read_{e} as select null::bigint as _line, "
                     f"null::varchar as _error, {unit}{cols} limit 0")
-        if by_year(part):
-            raw_view(con, part)
-        else:
-            _create_raw(con, part, f"raw.{ident(part.raw_table)}", f"_read_{e}")
+        _create_raw(con, part, f"_read_{e}")
         _create_staging_view(con, part)
         drop_read(con, f"_read_{e}")
 
@@ -540,7 +537,9 @@ def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: lis
     extras: dict[str, list[str]] = {}
     t0 = time.perf_counter()
     for part in feed.parts:
-        _drop_candidate(con, part)     # what a killed run left behind: never read as ours
+        # What a killed run left behind (the JSON reader's table survives the process):
+        # never published as this load's rows, whatever engine reads now.
+        _drop_candidate(con, part)
     try:
         try:
             for d in deliveries:
@@ -749,7 +748,7 @@ def _publish_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
     if by_year(part):
         _publish_year_table(con, part, year, r.sha256, f"_read_{e}")
     else:
-        _create_raw(con, part, raw, f"_read_{e}")
+        _create_raw(con, part, f"_read_{e}")
         con.execute(f"delete from {raw} where _year = ?{unit}", [year, *params])
         con.execute(f"insert into {raw} by name select ?::integer as _year, ? as "
                     f"_delivery_sha256, * from _read_{e}", [year, r.sha256])
@@ -761,12 +760,14 @@ def _publish_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
     _create_staging_view(con, part)
 
 
-def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, raw: str, read_table: str,
+def _create_raw(con: duckdb.DuckDBPyConnection, part: Part, read_table: str,
                 name: str | None = None) -> None:
     """raw.<table> (or raw.<name>): _year, _delivery_sha256, then the read columns (all text
     but _line)."""
-    if relation_exists(con, "raw", name or part.raw_table):
+    name = name or part.raw_table
+    if relation_exists(con, "raw", name):
         return
+    raw = f"raw.{ident(name)}"
     cols = con.execute(f"select column_name, column_type from (describe {read_table})").fetchall()
     defs = ["_year integer", "_delivery_sha256 varchar"] + [
         part.column_def(ident(c), t) for c, t in cols if c not in ("_year", "_delivery_sha256")]
@@ -812,17 +813,15 @@ def raw_view(con: duckdb.DuckDBPyConnection, part: Part) -> None:
 
 def _split_by_year(con: duckdb.DuckDBPyConnection, part: Part) -> None:
     """A warehouse from before the year tables holds raw.<table> as one table: each year
-    becomes its table (the same rows, in line order), once."""
+    becomes its table (the same rows, in line order), once. The caller defines the view."""
     raw = f"raw.{ident(part.raw_table)}"
     if relation_kind(con, "raw", part.raw_table) != "table":
         return
     for (year,) in con.execute(f"select distinct _year from {raw} order by 1").fetchall():
-        target = f"raw.{ident(year_table(part, year))}"
-        _create_raw(con, part, target, raw, year_table(part, year))
-        con.execute(f"insert into {target} by name select * from {raw} where _year = ? "
-                    "order by _line", [year])
-    con.execute(f"drop table {raw}")
-    raw_view(con, part)
+        _create_raw(con, part, raw, year_table(part, year))
+        con.execute(f"insert into raw.{ident(year_table(part, year))} by name select * "
+                    f"from {raw} where _year = ? order by _line", [year])
+    con.execute(f"drop table {raw}")          # the caller (re)defines the view
 
 
 def _publish_year_table(con: duckdb.DuckDBPyConnection, part: Part, year: int, sha: str,
@@ -837,12 +836,8 @@ def _publish_year_table(con: duckdb.DuckDBPyConnection, part: Part, year: int, s
     name = year_table(part, year)
     target = f"raw.{ident(name)}"
     con.execute(f"drop table if exists {target}")
-    rows = f"{read_table}__rows"
-    # The JSON reader's own table, and only while the read view is over it: a table of
-    # that name left by a killed run must never be published in another read's place.
-    view = one(con, "select sql from duckdb_views() where database_name = 'temp' and "
-                    "view_name = ?", [read_table])
-    if view is not None and rows in view[0] and relation_kind(con, "raw", rows) == "table":
+    rows = f"{read_table}__rows"        # only this load's: `_load` drops leftovers first
+    if relation_kind(con, "raw", rows) == "table":
         con.execute(f"alter table raw.{ident(rows)} rename to {ident(name)}")
         # Formatted in: the year (an int) and the digest (64 hex, checked above).
         con.execute(f"alter table {target} add column _year integer default {int(year)}")
@@ -851,7 +846,7 @@ def _publish_year_table(con: duckdb.DuckDBPyConnection, part: Part, year: int, s
         con.execute(f"alter table {target} add column _line bigint")
         con.execute(f"update {target} set _line = rowid + 1")
     else:
-        _create_raw(con, part, target, read_table, name)
+        _create_raw(con, part, read_table, name)
         con.execute(f"insert into {target} by name select ?::integer as _year, ? as "
                     f"_delivery_sha256, * from {read_table} order by _line", [year, sha])
     raw_view(con, part)

@@ -345,8 +345,8 @@ class Validator:
         asset = self.source.add_dataframe_asset("staging")
         self._batch = asset.add_batch_definition_whole_dataframe("partition")
         self._definitions: dict[str, object] = {}
-        self.results: list = []
-        self._listed: list[dict] = []    # index.html's rows for self.results
+        # The validations since the last build_docs: (GX's identifier, index.html's row).
+        self.results: list[tuple[object, dict]] = []
 
     def _definition(self, table: str, level: str):
         name = f"staging.{table}.{level}"
@@ -394,13 +394,11 @@ class Validator:
             identifier = ValidationResultIdentifier(
                 expectation_suite_identifier=ExpectationSuiteIdentifier(name=vd.suite.name),
                 run_id=run_id, batch_identifier=result.batch_id)
-            self.results.append(identifier)
-            self._listed.append({
+            self.results.append((identifier, {
                 "status": "Success" if result.success else "Failed",
-                "run_time": run_id.run_time.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                "at": run_id.run_time.isoformat(),    # to sort by: to the microsecond
-                "run_name": run_id.run_name, "suite": vd.suite.name,
-                "page": "validations/" + "/".join(identifier.to_tuple()) + ".html"})
+                "at": run_id.run_time.isoformat(), "run_name": run_id.run_name,
+                "suite": vd.suite.name,
+                "page": "validations/" + "/".join(identifier.to_tuple()) + ".html"}))
             o = Outcome(table, level, True, 0, 0)
             for r in result.results:
                 o.evaluated += 1
@@ -427,17 +425,18 @@ class Validator:
             return
         started = time.time()
         docs = Path(self.docs_dir)
-        self.context.build_data_docs(site_names=["junheng"], resource_identifiers=self.results,
+        self.context.build_data_docs(site_names=["junheng"],
+                                     resource_identifiers=[i for i, _ in self.results],
                                      build_index=False)
         listed = docs / "validations.json"
         try:
             rows = json.loads(listed.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             rows = []                  # none yet, or unreadable: start the list again
-        rows += [r for r in self._listed if (docs / r["page"]).exists()]
+        rows += [r for _, r in self.results if (docs / r["page"]).exists()]
         _atomic_text(listed, json.dumps(rows, ensure_ascii=False, indent=0))
         _atomic_text(docs / "index.html", index_page(rows))
-        self.results, self._listed = [], []
+        self.results = []
         make_offline(docs, since=started - 1)
 
 
@@ -510,10 +509,11 @@ def index_page(rows: list[dict]) -> str:
     """The Data Docs index: every validation listed, newest first, as plain HTML (no
     script, no network); texts scrubbed as every page is."""
     cells = []
-    for r in sorted(rows, key=lambda r: (r.get("at", ""), r["suite"]), reverse=True):
+    for r in sorted(rows, key=lambda r: (r["at"], r["suite"]), reverse=True):
         link = html.escape(quote(r["page"]), quote=True)
-        cells.append("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k in (
-            "status", "run_time", "run_name", "suite"))
+        when = datetime.fromisoformat(r["at"]).strftime("%Y-%m-%d %H:%M:%S UTC")
+        cells.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+            r["status"], when, r["run_name"], r["suite"]))
             + f'<td><a href="{link}">page</a></td></tr>')
     table = ("<table><thead><tr><th>Status</th><th>Run time</th><th>Run name</th>"
              "<th>Expectation suite</th><th></th></tr></thead><tbody>" + "".join(cells)

@@ -220,10 +220,16 @@ def test_a_published_number_traces_to_its_deliveries(full_run):
     assert {r[6] for r in rows} <= {i["sha256"] for i in manifest["inputs"]}
 
 
-def _pension_landing(tmp_path: Path, lines: list[str]) -> Path:
+# One pension record: its key from `k`, its birth year `b`.
+PENSION_REC = ('{{"person_key":"{k:064x}","district_code":"320508","scheme":"employee",'
+               '"birth_year":{b},"sex":"F","status":"contributing"}}')
+
+
+def _pension_landing(tmp_path: Path, lines: list[str], year: int = 2020) -> Path:
     landing = tmp_path / "landing"
-    (landing / "pension" / "2020").mkdir(parents=True)
-    with gzip.open(landing / "pension/2020/pension_2020.jsonl.gz", "wt", encoding="utf-8") as fh:
+    (landing / "pension" / str(year)).mkdir(parents=True)
+    with gzip.open(landing / f"pension/{year}/pension_{year}.jsonl.gz", "wt",
+                   encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
     return landing
 
@@ -234,8 +240,7 @@ def test_a_pension_line_that_is_not_json_is_quarantined_not_fatal(tmp_path):
 
     from junheng.ingest.load import load_feed_year
 
-    rec = ('{{"person_key":"{k:064x}","district_code":"320508","scheme":"employee",'
-           '"birth_year":1980,"sex":"F","status":"contributing"}}')
+    rec = PENSION_REC.replace("{b}", "1980")
     lines = [rec.format(k=1), "{not json", rec.format(k=2), "[1, 2]", rec.format(k=3)]
     con = warehouse()
     result = load_feed_year(con, FEEDS["pension"], 2020, _pension_landing(tmp_path, lines),
@@ -256,15 +261,11 @@ def test_the_pension_raw_is_a_table_per_year_published_by_rename(tmp_path):
 
     from junheng.ingest.load import load_feed_year
 
-    rec = ('{{"person_key":"{k:064x}","district_code":"320508","scheme":"employee",'
-           '"birth_year":{b},"sex":"F","status":"contributing"}}')
     con = warehouse()
 
     def load(year: int, keys: range, birth: int = 1980):
-        landing = tmp_path / f"l{year}{birth}"
-        (landing / "pension" / str(year)).mkdir(parents=True)
-        with gzip.open(landing / f"pension/{year}/pension_{year}.jsonl.gz", "wt") as fh:
-            fh.write("\n".join(rec.format(k=k, b=birth) for k in keys) + "\n")
+        landing = _pension_landing(tmp_path / f"l{year}{birth}",
+                                   [PENSION_REC.format(k=k, b=birth) for k in keys], year)
         return load_feed_year(con, FEEDS["pension"], year, landing, tmp_path / "a", "t",
                               accept_all)
 
@@ -306,23 +307,34 @@ def test_the_pension_raw_is_a_table_per_year_published_by_rename(tmp_path):
 
 
 def test_a_read_table_left_by_a_killed_run_is_never_published(tmp_path):
-    """A killed run can leave the JSON reader's table behind. Another reader's rows (the
-    malformed-line path, the Spark engine's Parquet) are published, never that table."""
+    """A killed run can leave the JSON reader's table behind. Another reader's rows (here
+    an engine like Spark's, through `person_level`) are published, never that table."""
+    from ingest_helpers import accept_all
     from sql_helpers import warehouse
 
-    from junheng.ingest.load import _publish_year_table, by_year
+    from junheng.ingest.load import load_feed_year
 
     part = FEEDS["pension"].parts[0]
-    assert by_year(part)
     con = warehouse()
     cols = ", ".join(f"'x' as {c}" for c in part.columns.values())
     con.execute(f"create table raw._read_pension__enrolments__rows as select "
                 f"'stale' as _error, {cols}")
-    con.execute(f"create temp table _read_pension__enrolments as select 1::bigint as _line, "
-                f"null::varchar as _error, {cols.replace(chr(39) + 'x', chr(39) + 'y')}")
-    _publish_year_table(con, part, 2020, "0" * 64, "_read_pension__enrolments")
+
+    def other_engine(con, d, part, rows, checked):     # one good row, no rule broken
+        con.execute(f"create temp view {rows} as select 1::bigint as _line, null::varchar "
+                    f"as _error, '{1:064x}' as person_key, '320508' as district_code, "
+                    "'employee' as scheme, '1980' as birth_year, 'F' as sex, "
+                    "'contributing' as status")
+        con.execute(f"create temp view {checked} as select _line, []::struct(column_name "
+                    f"varchar, rule varchar, value varchar)[] as _violations from {rows} "
+                    "where false")
+        return []
+
+    landing = _pension_landing(tmp_path, [PENSION_REC.format(k=2, b=1980)])
+    load_feed_year(con, FEEDS["pension"], 2020, landing, tmp_path / "a", "t", accept_all,
+                   person_level=other_engine)
     assert con.execute("select _line, _error, person_key from raw.pension__enrolments"
-                       ).fetchall() == [(1, None, "y")]
+                       ).fetchall() == [(1, None, f"{1:064x}")]
 
 
 def test_the_audits_preparation_runs_on_this_thread_while_duckdb_reads_the_pension(tmp_path):
@@ -335,8 +347,7 @@ def test_the_audits_preparation_runs_on_this_thread_while_duckdb_reads_the_pensi
 
     from junheng.ingest.load import load_feed_year
 
-    rec = ('{{"person_key":"{k:064x}","district_code":"320508","scheme":"employee",'
-           '"birth_year":1980,"sex":"F","status":"contributing"}}')
+    rec = PENSION_REC.replace("{b}", "1980")
     seen = []
 
     def prepare():
