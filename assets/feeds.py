@@ -28,8 +28,8 @@ from junheng.ingest.load import (
     PUBLISHED,
     REJECTED,
     REJECTED_BEFORE,
+    Candidate,
     FeedResult,
-    PartResult,
     by_year,
     load_feed_units,
     load_feed_year,
@@ -104,15 +104,29 @@ def _warehouse_refused(feed: Feed, year: int, exc: duckdb.Error) -> dg.Failure:
 
 
 def _audit(resource: GreatExpectations, run_id: str, year: int):
-    """The candidate of one part through its suites (see load_feed_year). GX is imported
-    only when there is a delivery to audit."""
-    def audit(con: duckdb.DuckDBPyConnection, part: Part, relation: str,
-              counts: PartResult) -> dict[str, Outcome]:
+    """The candidates of a feed-year (or of its units) through their suites (see
+    load_feed_year): each candidate's profile and frame (DuckDB work), then the suites of
+    each table on its frames, together where that gives each its own outcome
+    (`Validator.run_together`: a year's department files). GX is imported only when there
+    is a delivery to audit."""
+    def audit(con: duckdb.DuckDBPyConnection,
+              candidates: list[Candidate]) -> list[dict[str, Outcome]]:
         gx = resource.validator()
-        prof = profile(con, part.staging, year, counts.rows_read, counts.rows_rejected,
-                       relation=relation, unit=counts.unit)
-        data = gx.frame(con, part.staging, year, prof, relation=relation)
-        return gx.run(part.staging, year, data, run_id[:8])
+        by_table: dict[str, list[int]] = {}
+        for i, c in enumerate(candidates):
+            by_table.setdefault(c.part.staging, []).append(i)
+        found: list[dict[str, Outcome]] = [{} for _ in candidates]
+        for table, positions in by_table.items():
+            frames, names = [], []
+            for c in (candidates[i] for i in positions):
+                prof = profile(con, table, year, c.counts.rows_read, c.counts.rows_rejected,
+                               relation=c.relation, unit=c.counts.unit)
+                frames.append(gx.frame(con, table, year, prof, relation=c.relation))
+                names.append(c.counts.unit[1] if c.counts.unit else "")
+            for i, outcomes in zip(positions, gx.run_together(table, year, frames, names,
+                                                              run_id[:8]), strict=True):
+                found[i] = outcomes
+        return found
     return audit
 
 

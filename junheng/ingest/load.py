@@ -21,8 +21,10 @@ temporary macros.
 
 A feed whose files are units of their own (`Feed.unit_column`: submissions, one file per
 department) goes through the same steps once per unit (`load_feed_units`): each file has
-its own delivery, audit and publication, which replaces only that unit's rows of the year
-in raw, staging and quarantine.
+its own delivery, outcomes and publication, which replaces only that unit's rows of the
+year in raw, staging and quarantine. (Its units' candidates stand together, named per unit,
+and are audited in one call: GX validates them together where that gives each its own
+outcome.)
 """
 
 from __future__ import annotations
@@ -215,33 +217,36 @@ def _materialise_arrow(con: duckdb.DuckDBPyConnection, name: str, table: pa.Tabl
     con.unregister("_arrow_in")
 
 
-def _read(con: duckdb.DuckDBPyConnection, d: Delivery,
+def _read(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery,
           person_level: Callable | None = None) -> dict[str, list[str]]:
-    """Read a delivery into temp tables `_read_<entity>`; return extra columns per part.
-    `person_level` (junheng/engine) reads a restricted delivery on another engine and runs
-    its rules there: `_read_<entity>` and `_checked_<entity>` are then views of its output."""
+    """Read a delivery into temp tables `_read_<work>` (see `_work`); return extra columns
+    per part. `person_level` (junheng/engine) reads a restricted delivery on another engine
+    and runs its rules there: `_read_<work>` and `_checked_<work>` are then views of its
+    output."""
     spec, path = d.spec, d.archive_path
     extras: dict[str, list[str]] = {}
-    entity = spec.parts[0].entity
-    if person_level is not None and spec.parts[0].restricted:
-        extras[entity] = person_level(con, d, spec.parts[0], f"_read_{entity}",
-                                      f"_checked_{entity}")
+    first = spec.parts[0]
+    entity, work = first.entity, _work(feed, first)
+    if person_level is not None and first.restricted:
+        extras[entity] = person_level(con, d, first, f"_read_{work}", f"_checked_{work}")
     elif spec.format == "xlsx":
+        parts = {p.entity: p for p in spec.parts}
         for name, (table, extra) in read_xlsx(path.read_bytes(), spec, d.file_name).items():
-            _materialise_arrow(con, f"_read_{name}", table)
+            _materialise_arrow(con, f"_read_{_work(feed, parts[name])}", table)
             extras[name] = extra
     elif spec.format == "jsonl.gz":
-        extras[entity] = read_jsonl_gz(con, path, spec, d.file_name, f"_read_{entity}")
+        extras[entity] = read_jsonl_gz(con, path, spec, d.file_name, f"_read_{work}")
     elif spec.encoding != "gbk" and d.bytes > BIG_CSV_BYTES:
-        extras[entity] = read_big_csv(con, path, spec, d.file_name, f"_read_{entity}")
+        extras[entity] = read_big_csv(con, path, spec, d.file_name, f"_read_{work}")
     else:
         table, extra = read_small_csv(path.read_bytes(), spec, d.file_name)
-        _materialise_arrow(con, f"_read_{entity}", table)
+        _materialise_arrow(con, f"_read_{work}", table)
         extras[entity] = extra
     return extras
 
 
-def _read_while(con: duckdb.DuckDBPyConnection, d: Delivery, person_level: Callable | None,
+def _read_while(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery,
+                person_level: Callable | None,
                 work: Callable[[], object] | None) -> dict[str, list[str]]:
     """`_read`, and meanwhile `work` on this thread, when the read is DuckDB's alone.
 
@@ -252,9 +257,9 @@ def _read_while(con: duckdb.DuckDBPyConnection, d: Delivery, person_level: Calla
     module while this one imports GX (two threads importing at once can see a partially
     initialised module). The connection is used by the worker only, until it is done."""
     if work is None or person_level is not None or d.spec.format != "jsonl.gz":
-        return _read(con, d, person_level)
+        return _read(con, feed, d, person_level)
     with ThreadPoolExecutor(1, thread_name_prefix="junheng-read") as pool:
-        read = pool.submit(_read, con, d, None)
+        read = pool.submit(_read, con, feed, d, None)
         try:
             work()
         finally:
@@ -265,7 +270,7 @@ def _read_while(con: duckdb.DuckDBPyConnection, d: Delivery, person_level: Calla
 def _add_unit_column(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> None:
     """A unit's rows carry their unit (raw keeps it beside the delivered columns)."""
     for part in d.spec.parts:
-        read = f"_read_{ident(part.entity)}"
+        read = f"_read_{_work(feed, part)}"
         con.execute(f"create or replace temp table {read} as select _line, _error, "
                     f"?::varchar as {ident(feed.unit_column)}, * exclude (_line, _error) "
                     f"from {read}", [d.spec.unit])
@@ -292,7 +297,17 @@ def district_texts(con: duckdb.DuckDBPyConnection, part: Part, relation: str) ->
 
 # --------------------------------------------------------------------------- writing
 
-Audit = Callable[[duckdb.DuckDBPyConnection, Part, str, PartResult], dict[str, Outcome]]
+@dataclass(frozen=True)
+class Candidate:
+    """What the audit validates: one part's candidate rows (`relation`, a temp view with the
+    staging view's columns) and their counts."""
+    part: Part
+    relation: str
+    counts: PartResult
+
+
+# audit(con, candidates) -> {level: Outcome} for each candidate, in order.
+Audit = Callable[[duckdb.DuckDBPyConnection, list[Candidate]], list[dict[str, Outcome]]]
 
 
 def ensure_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -423,8 +438,9 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
                    prepare: Callable[[], object] | None = None) -> FeedResult:
     """Write, audit, publish one feed-year (see the module's docstring).
 
-    `audit(con, part, relation, counts)` validates the candidate rows of one part (a temp
-    relation with the staging table's columns) and returns {level: Outcome}. `force`
+    `audit(con, candidates)` validates the candidate rows of each part (`Candidate`: a
+    temp relation with the staging view's columns) and returns {level: Outcome} for each.
+    `force`
     re-reads every file (no size/mtime shortcut) and audits even an unchanged or
     previously rejected delivery again. `person_level`: see `_read`. `prepare`: what the
     audit needs first (Great Expectations' import and context), done while DuckDB reads a
@@ -450,8 +466,10 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
     `unit_column`: submissions, one file per department), as `load_feed_year` does a
     feed-year. A unit whose file is missing (`not delivered`) or unreadable (`failed`), or
     whose candidate is rejected, replaces nothing, its last good data stays in use, and the
-    other units go on. One result per unit, in feeds.md order; the landing zone's
-    unexpected entries are on the first. The unit's raw table and staging view exist
+    other units go on. Every unit is read and staged first, then all their candidates go
+    to one `audit` call (their suites run together, `Validator.run_together`), then each is
+    published or rejected on its own outcomes. One result per unit, in feeds.md order; the
+    landing zone's unexpected entries are on the first. The unit's raw table and staging view exist
     afterwards (empty while no unit has been published), so what reads them can run."""
     ensure_quality_tables(con)
     migrate_staging(con, feed)
@@ -459,24 +477,40 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
     deliveries, unexpected = scan(landing, feed, year)
     known = {} if force else _known_files(con, feed, year)
     _keep_unexpected(con, unexpected, archive_root, known, run_id)
-    results = []
-    for unit in feed.units():
-        mine = [d for d in deliveries if d.spec in unit.files]
-        t0 = time.perf_counter()
-        try:
-            for d in mine:
-                archive(d, archive_root, known)
-            result = _load(con, unit, year, mine, [], run_id, audit, force,
-                           {"archive": time.perf_counter() - t0})
-        except DeliveryError as exc:
-            result = FeedResult(feed.id, year, published_parts(con, unit, year), mine, [],
-                                status=FAILED if mine else NOT_DELIVERED, message=str(exc))
-        result.unit = unit.unit
-        results.append(result)
+    units = feed.units()
+    results: list[FeedResult | None] = []
+    staged: list[tuple[int, _Staged]] = []     # (position in results, the unit staged)
+    try:
+        for unit in units:
+            mine = [d for d in deliveries if d.spec in unit.files]
+            t0 = time.perf_counter()
+            try:
+                for d in mine:
+                    archive(d, archive_root, known)
+                step = _stage(con, unit, year, mine, [], run_id, force,
+                              {"archive": time.perf_counter() - t0})
+            except DeliveryError as exc:
+                step = FeedResult(feed.id, year, published_parts(con, unit, year), mine, [],
+                                  status=FAILED if mine else NOT_DELIVERED, message=str(exc))
+            if isinstance(step, _Staged):
+                staged.append((len(results), step))
+                results.append(None)
+            else:
+                step.unit = unit.unit
+                results.append(step)
+        # Every unit's candidate stands: their suites run together (`_audit_staged`), then
+        # each unit is published or rejected on its own outcomes, in its own transaction.
+        for (i, step), outcomes in zip(staged, _audit_staged(con, [s for _, s in staged],
+                                                             audit), strict=True):
+            results[i] = _write(con, year, step, outcomes, run_id)
+            results[i].unit = step.feed.unit
+    finally:
+        for unit in units:
+            _drop_candidates(con, unit)
     if results:
         results[0].unexpected = unexpected
     _in_transaction(con, _ensure_tables, feed)
-    return results
+    return [r for r in results if r is not None]
 
 
 def _keep_unexpected(con: duckdb.DuckDBPyConnection, unexpected: list[Delivery],
@@ -495,7 +529,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
     """An empty raw table (the columns the reader gives an empty delivery) and its staging
     view, for each part of a feed where none exists yet."""
     for part in feed.parts:
-        e = ident(part.entity)
+        e = _work(feed, part)
         if relation_exists(con, "raw", part.raw_table) and \
                 relation_exists(con, "staging", part.staging):
             continue
@@ -508,11 +542,38 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
         drop_read(con, f"_read_{e}")
 
 
+@dataclass
+class _Staged:
+    """A unit of delivery read and through its rules: its candidates stand, for the audit."""
+    feed: Feed
+    deliveries: list[Delivery]
+    unexpected: list[Delivery]
+    audited: list[PartResult]                # each part's candidate, counted
+    seconds: dict[str, float]
+
+
 def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: list[Delivery],
           unexpected: list[Delivery], run_id: str, audit: Audit, force: bool,
           seconds: dict[str, float], person_level: Callable | None = None,
           prepare: Callable[[], object] | None = None) -> FeedResult:
     """Write, audit, publish the archived deliveries of one unit of delivery."""
+    step = _stage(con, feed, year, deliveries, unexpected, run_id, force, seconds,
+                  person_level, prepare)
+    if isinstance(step, FeedResult):
+        return step
+    try:
+        return _write(con, year, step, _audit_staged(con, [step], audit)[0], run_id)
+    finally:
+        _drop_candidates(con, feed)
+
+
+def _stage(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: list[Delivery],
+           unexpected: list[Delivery], run_id: str, force: bool, seconds: dict[str, float],
+           person_level: Callable | None = None,
+           prepare: Callable[[], object] | None = None) -> _Staged | FeedResult:
+    """Read one unit of delivery and run its rules: its candidates, to be audited. Or, with
+    nothing new to audit (the deliveries in use, or rejected before; copies of another
+    year's), what became of it."""
     delivered = {d.file_name for d in deliveries}
     missing = [f.name(year) for f in feed.files if f.name(year) not in delivered]
     if missing:
@@ -536,14 +597,13 @@ def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: lis
                                 "checked against it: load that feed first")
     extras: dict[str, list[str]] = {}
     t0 = time.perf_counter()
-    for part in feed.parts:
-        # What a killed run left behind (the JSON reader's table survives the process):
-        # never published as this load's rows, whatever engine reads now.
-        _drop_candidate(con, part)
+    # What a killed run left behind (the JSON reader's table survives the process): never
+    # published as this load's rows, whatever engine reads now.
+    _drop_candidates(con, feed)
     try:
         try:
             for d in deliveries:
-                extras |= _read_while(con, d, person_level, prepare)
+                extras |= _read_while(con, feed, d, person_level, prepare)
                 if feed.unit_column:
                     _add_unit_column(con, feed, d)
         except DeliveryError as exc:
@@ -555,44 +615,64 @@ def _load(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, deliveries: lis
         audited = [_stage_candidate(con, feed, year, d, part, run_id, extras.get(part.entity, []))
                    for d in deliveries for part in d.spec.parts]
         seconds["rules"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        outcomes: dict[tuple[str, str], Outcome] = {}
-        for r in audited:
-            for level, o in audit(con, r.part, _candidate(r.part), r).items():
-                outcomes[r.part.staging, level] = o
-        seconds["audit"] = time.perf_counter() - t0
-        # Proven fit, or not published: every part needs a critical outcome that passed.
-        passed = all(outcomes.get((r.part.staging, "critical")) is not None
-                     and outcomes[r.part.staging, "critical"].passed for r in audited)
-        counts: dict[str, tuple[int, int, int]] = {}
-        for r in audited:
-            c = counts.get(r.file_name, (0, 0, 0))
-            counts[r.file_name] = (c[0] + r.rows_read, c[1] + r.rows_loaded,
-                                   c[2] + r.rows_rejected)
-        t0 = time.perf_counter()
-        message = None if passed else rejection_message(
-            outcomes, [r.part.staging for r in audited])
+    except BaseException:
+        _drop_candidates(con, feed)
+        raise
+    return _Staged(feed, deliveries, unexpected, audited, seconds)
 
-        def write(con: duckdb.DuckDBPyConnection) -> None:
-            if passed:
-                for r in audited:
-                    _publish_part(con, feed, year, r)
-                record_deliveries(con, deliveries, "loaded", run_id, counts=counts)
-            else:
-                # Rejected: the files that are new. A file of the feed-year that did not
-                # change (the other file of a two-file feed) is still the one in use.
-                record_deliveries(con, [d for d in deliveries if _status(con, d) != "loaded"],
-                                  "rejected", run_id, message, counts=counts)
-            record_checks(con, feed, year, audited, outcomes, run_id)
 
-        _in_transaction(con, write)
-        seconds["write"] = time.perf_counter() - t0
-    finally:
-        for part in feed.parts:
-            _drop_candidate(con, part)
+def _audit_staged(con: duckdb.DuckDBPyConnection, staged: list[_Staged],
+                  audit: Audit) -> list[dict[tuple[str, str], Outcome]]:
+    """Every candidate of these units through `audit` in one call (the units of a feed-year
+    are validated together: `Validator.run_together`): each unit's outcomes, by (table,
+    level). Each unit's `audit` time is its share of the call's."""
+    t0 = time.perf_counter()
+    items = [(i, r) for i, step in enumerate(staged) for r in step.audited]
+    found = audit(con, [Candidate(r.part, _candidate(staged[i].feed, r.part), r)
+                        for i, r in items]) if items else []
+    if len(found) != len(items):
+        raise RuntimeError(f"the audit returned {len(found)} outcomes for {len(items)} "
+                           "candidates")
+    outcomes: list[dict[tuple[str, str], Outcome]] = [{} for _ in staged]
+    for (i, r), levels in zip(items, found, strict=True):
+        for level, o in levels.items():
+            outcomes[i][r.part.staging, level] = o
+    for step in staged:
+        step.seconds["audit"] = (time.perf_counter() - t0) / len(staged)
+    return outcomes
+
+
+def _write(con: duckdb.DuckDBPyConnection, year: int, step: _Staged,
+           outcomes: dict[tuple[str, str], Outcome], run_id: str) -> FeedResult:
+    """Publish a unit's audited candidates, or record their rejection (one transaction)."""
+    feed, deliveries, audited, seconds = step.feed, step.deliveries, step.audited, step.seconds
+    # Proven fit, or not published: every part needs a critical outcome that passed.
+    passed = all(outcomes.get((r.part.staging, "critical")) is not None
+                 and outcomes[r.part.staging, "critical"].passed for r in audited)
+    counts: dict[str, tuple[int, int, int]] = {}
+    for r in audited:
+        c = counts.get(r.file_name, (0, 0, 0))
+        counts[r.file_name] = (c[0] + r.rows_read, c[1] + r.rows_loaded, c[2] + r.rows_rejected)
+    t0 = time.perf_counter()
+    message = None if passed else rejection_message(outcomes, [r.part.staging for r in audited])
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        if passed:
+            for r in audited:
+                _publish_part(con, feed, year, r)
+            record_deliveries(con, deliveries, "loaded", run_id, counts=counts)
+        else:
+            # Rejected: the files that are new. A file of the feed-year that did not
+            # change (the other file of a two-file feed) is still the one in use.
+            record_deliveries(con, [d for d in deliveries if _status(con, d) != "loaded"],
+                              "rejected", run_id, message, counts=counts)
+        record_checks(con, feed, year, audited, outcomes, run_id)
+
+    _in_transaction(con, write)
+    seconds["write"] = time.perf_counter() - t0
     # Published: the data in use is the candidate, counted already (no second count).
     in_use = audited if passed else published_parts(con, feed, year)
-    return FeedResult(feed.id, year, in_use, deliveries, unexpected,
+    return FeedResult(feed.id, year, in_use, deliveries, step.unexpected,
                       status=PUBLISHED if passed else REJECTED, outcomes=outcomes,
                       audited=audited, message=message,
                       seconds={k: round(v, 2) for k, v in seconds.items()})
@@ -660,17 +740,26 @@ def _last_message(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
 # staging view's SELECT over those two: the rows that would be staged). `_checked_<entity>`
 # is the rules' output when another engine ran them (junheng/engine).
 
-def _candidate(part: Part) -> str:
-    return f"_candidate_{ident(part.entity)}"
+def _work(feed: Feed, part: Part) -> str:
+    """What a part's temp relations are named after: its entity, and for a unit of delivery
+    its unit too, so that the candidates of all units of a feed-year stand at once (they are
+    audited together). Both are the contract's names, never a delivery's text."""
+    return ident(part.entity) + (f"__{ident(feed.unit)}" if feed.unit else "")
 
 
-def _drop_candidate(con: duckdb.DuckDBPyConnection, part: Part) -> None:
-    e = ident(part.entity)
-    for name in (f"_candidate_{e}", f"_rows_{e}", f"_checked_{e}", f"_quarantine_{e}"):
-        kind = relation_kind(con, "main", name, database="temp")
-        if kind:
-            con.execute(f"drop {kind} {name}")
-    drop_read(con, f"_read_{e}")
+def _candidate(feed: Feed, part: Part) -> str:
+    return f"_candidate_{_work(feed, part)}"
+
+
+def _drop_candidates(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
+    """The temp relations of every part of a unit of delivery, and the JSON reader's table."""
+    for part in feed.parts:
+        e = _work(feed, part)
+        for name in (f"_candidate_{e}", f"_rows_{e}", f"_checked_{e}", f"_quarantine_{e}"):
+            kind = relation_kind(con, "main", name, database="temp")
+            if kind:
+                con.execute(f"drop {kind} {name}")
+        drop_read(con, f"_read_{e}")
 
 
 _QUARANTINE = ("create or replace temp table {target} as select $feed as feed, "
@@ -699,7 +788,7 @@ def _stage_candidate(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, d: D
                      part: Part, run_id: str, extra: list[str]) -> PartResult:
     """The rules over one part's read rows (its quarantine), and its candidate: the read
     rows minus the quarantined lines, typed by the staging view's own SELECT."""
-    e = ident(part.entity)
+    e = _work(feed, part)
     read_table = f"_read_{e}"
     con.execute(f"create or replace temp view _delivery as select * from {read_table}")
     if part.district_column:
@@ -740,7 +829,7 @@ def _publish_part(con: duckdb.DuckDBPyConnection, feed: Feed, year: int,
                   r: PartResult) -> None:
     """Swap an audited candidate in (inside the caller's transaction): the feed-year's rows,
     or a unit of delivery's rows of the year (its unit column; its files' quarantine)."""
-    part, e = r.part, ident(r.part.entity)
+    part, e = r.part, _work(feed, r.part)
     raw = f"raw.{ident(part.raw_table)}"
     unit, params = "", []
     if feed.unit:

@@ -345,6 +345,116 @@ def test_implausible_submissions_are_rejected(con, validator, department, damage
     assert failed in _failures(con, validator, table, rel)
 
 
+# A year's department files are frames of one table, validated together
+# (Validator.run_together): each must get exactly the outcome it gets alone, whichever
+# expectation a department breaks, in fewer validations.
+
+SUBMISSIONS = "stg_submissions__indicators"
+TOGETHER = ("health", "civil_affairs", "education", "public_security")
+EVERY = [pytest.param(level, i, id=f"{level}-{i:02d}-{e['type'].removeprefix('expect_')}-"
+                                   f"{_cols(e['kwargs']) or 'table'}")
+         for level in ex.LEVELS
+         for i, e in enumerate(load_suite(SUBMISSIONS, level)["expectations"])]
+
+
+@pytest.fixture(scope="module")
+def departments(con) -> list[tuple[pd.DataFrame, dict]]:
+    """Four departments' 2021 rows as the audit sees their candidates: frame and profile."""
+    found = []
+    for d in TOGETHER:
+        rel = _candidate(con, SUBMISSIONS, f"select * from staging.{SUBMISSIONS} where "
+                                           f"year = ? and department = '{d}'")
+        n = con.execute(f"select count(*) from {rel}").fetchone()[0]
+        prof = profile(con, SUBMISSIONS, YEAR, n, 0, relation=rel, unit=("department", d))
+        found.append((Validator.frame(con, SUBMISSIONS, YEAR, prof, relation=rel), prof))
+    return found
+
+
+def _together(validator, frames: list[pd.DataFrame]) -> tuple[list[dict], int]:
+    """Outcomes validated together, and how many GX validations that took."""
+    before = len(validator.results)
+    found = validator.run_together(SUBMISSIONS, YEAR, frames, list(TOGETHER), "together")
+    return found, len(validator.results) - before
+
+
+def _alone(validator, frames: list[pd.DataFrame]) -> list[dict]:
+    return [validator.run(SUBMISSIONS, YEAR, f, "alone") for f in frames]
+
+
+def test_departments_that_pass_are_validated_together_once_per_suite(departments, validator):
+    assert ex.together(SUBMISSIONS, "critical") and ex.together(SUBMISSIONS, "warning")
+    frames = [f for f, _ in departments]
+    found, made = _together(validator, frames)
+    assert found == _alone(validator, frames)
+    assert all(o.passed for outcomes in found for o in outcomes.values())
+    assert made == len(ex.LEVELS)      # not one per department and suite
+
+
+@pytest.mark.parametrize(("level", "index"), EVERY)
+def test_validated_together_each_department_gets_its_own_outcome(departments, validator,
+                                                                 level, index):
+    e = load_suite(SUBMISSIONS, level)["expectations"][index]
+    frames = [f for f, _ in departments]
+    frames[1] = mutate(frames[1], e, set(departments[1][1]))
+    found, made = _together(validator, frames)
+    assert found == _alone(validator, frames)
+    assert not found[1][level].passed                        # the damaged department fails
+    assert (e["type"], _cols(e["kwargs"])) in {
+        (f["expectation"], f["column"]) for f in found[1][level].failures}
+    assert all(found[i][level].passed for i in (0, 2, 3))   # and no other
+    assert made <= 2 * len(ex.LEVELS) < 2 * len(frames)
+
+
+def test_a_key_shared_by_two_departments_fails_neither(departments, validator):
+    """A duplicate of the union that is none within a department: both are validated alone,
+    and pass."""
+    frames = [f.copy() for f, _ in departments]
+    key = ["indicator_id", "district_code"]
+    frames[2].loc[frames[2].index[0], key] = frames[0].loc[frames[0].index[0], key].to_numpy()
+    found, made = _together(validator, frames)
+    assert found == _alone(validator, frames)
+    assert all(o.passed for outcomes in found for o in outcomes.values())
+    assert made == 1 + 2 + 1           # the critical union, the two departments, the warning
+
+
+def test_an_expectation_that_errors_together_sends_every_department_alone(departments,
+                                                                         validator):
+    frames = [f.assign(percent_value="not a number") for f, _ in departments]
+    found, made = _together(validator, frames)
+    assert found == _alone(validator, frames)
+    assert all(not o["critical"].passed for o in found)
+    assert made == 1 + len(frames) + 1
+
+
+@pytest.mark.parametrize("change", ["type", "suite"])
+def test_frames_of_other_types_or_an_aggregate_suite_are_validated_alone(
+        departments, validator, monkeypatch, change):
+    frames = [f for f, _ in departments]
+    if change == "type":     # the union would hold this column as another type
+        frames[3] = frames[3].assign(rows_vs_previous_year=None)
+    else:                    # a share (mostly): the union's is not each department's
+        monkeypatch.setattr(ex, "together", lambda table, level: False)
+    found, made = _together(validator, frames)
+    assert found == _alone(validator, frames)
+    assert made == len(ex.LEVELS) * len(frames)
+
+
+def test_only_row_wise_suites_without_a_share_are_validated_together(monkeypatch):
+    def suite(*expectations) -> None:
+        monkeypatch.setattr(ex, "load_suite", lambda table, level: {
+            "expectations": [{"type": t, "kwargs": k} for t, k in expectations]})
+
+    suite(("expect_column_values_to_be_between", {"column": "v", "min_value": 0}),
+          ("expect_compound_columns_to_be_unique", {"column_list": ["a", "b"]}))
+    assert ex.together("t", "critical")
+    suite(("expect_column_values_to_be_between", {"column": "v", "mostly": 0.9}))
+    assert not ex.together("t", "critical")
+    suite(("expect_column_mean_to_be_between", {"column": "v", "min_value": 0}))
+    assert not ex.together("t", "critical")
+    suite(("expect_table_row_count_to_equal", {"value": 3}))
+    assert not ex.together("t", "critical")
+
+
 def test_a_candidate_is_profiled_from_its_own_rows_and_last_years_published_ones(con):
     table = "stg_schools__schools"
     rel = _candidate(con, table, f"select * from staging.{table} where year = ?")

@@ -5,6 +5,7 @@ suites, small department files written here."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -120,10 +121,23 @@ def test_good_department_files_are_published(wh):
     assert len(_q(db, "select * from quality.deliveries")) == 2
 
 
+def _validations(db: Path) -> list[tuple[str, str, str]]:
+    """(suite level, status, run name) of the submissions' GX validations in Data Docs, in
+    the order they were made."""
+    rows = json.loads((db.parent / "data_docs" / "validations.json").read_text("utf-8"))
+    return [(r["suite"].rsplit(".", 1)[1], r["status"], r["run_name"].split(" ", 2)[2])
+            for r in rows if "stg_submissions__indicators" in r["suite"]]
+
+
 def test_a_rejected_department_replaces_nothing_and_holds_back_no_other(wh):
     landing, db = wh
     write_submissions(landing, YEAR)
     _run(landing, db)
+    # The 14 departments' candidates are validated together: one validation per suite, not
+    # 28 (each department passes both).
+    n = len(SUBMISSION_DEPARTMENTS)
+    assert _validations(db) == [("critical", "Success", f"{n} together"),
+                                ("warning", "Success", f"{n} together")]
     before = {d: _rows(db, d) for d in SUBMISSION_DEPARTMENTS}
     # civil_affairs redelivers a file of which most rows are another department's
     # indicators (rejected rows beyond the critical share); health a correction.
@@ -148,6 +162,15 @@ def test_a_rejected_department_replaces_nothing_and_holds_back_no_other(wh):
     critical = checks["critical_expectations"]
     assert not critical.passed and critical.severity == dg.AssetCheckSeverity.WARN
     assert "rejected_share" in critical.metadata["failures"].value["civil_affairs"]
+    assert set(critical.metadata["failures"].value) == {"civil_affairs"}
+    # Validated together, the two new files failed both suites on civil_affairs's rows
+    # only: it was validated again on its own (and failed), health was not.
+    assert _validations(db)[2:] == [("critical", "Failed", "2 together"),
+                                    ("critical", "Failed", "civil_affairs"),
+                                    ("warning", "Failed", "2 together"),
+                                    ("warning", "Failed", "civil_affairs")]
+    assert checks["warning_expectations"].metadata["failures"].value.keys() == {
+        "civil_affairs"}
     assert checks["rows_reconcile"].passed
     status = _status(db)
     assert status["civil_affairs"][0] == "in use" and "rejected" in status["civil_affairs"][1]
