@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import duckdb
 import numpy as np
@@ -16,6 +18,7 @@ import pandas as pd
 import pytest
 from ingest_helpers import ingest, load_reference, write_submissions
 
+from junheng import PROJECT_ROOT
 from junheng.demo.generator import Options, generate
 from junheng.ingest.submissions import catalogue_table
 from junheng.quality import expectations as ex
@@ -513,6 +516,28 @@ def test_a_suite_gx_collapses_anyway_is_an_error(tmp_path, monkeypatch, validato
     monkeypatch.setattr(ex, "check_suite", lambda suite, source: suite)
     with pytest.raises(SuiteError, match="GX holds 1 of its 2"):
         validator.run("stg_collapsed", YEAR, pd.DataFrame({"v": [5]}), levels=("critical",))
+
+
+GX_WITHOUT_SPARK = """
+import sys
+import pandas as pd
+from junheng.quality.expectations import Validator
+v = Validator()
+from great_expectations.compatibility import pyspark as compat
+out = v.run("stg_health__districts", 2021, pd.DataFrame({"district_code": ["320505"]}),
+            levels=("critical",))["critical"]
+before = "pyspark" in sys.modules
+import pyspark.sql
+print(type(compat.pyspark).__name__, before, out.evaluated > 0, pyspark.sql.SparkSession.__name__)
+"""
+
+
+def test_great_expectations_is_imported_without_pyspark_which_imports_after():
+    """GX would import pyspark (1-2 s) only because the Spark engine installed it: hidden
+    while GX imports, GX validates pandas frames as usual and pyspark imports afterwards."""
+    out = subprocess.run([sys.executable, "-c", GX_WITHOUT_SPARK], capture_output=True,
+                         text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.split() == ["NotImported", "False", "True", "SparkSession"], out.stderr
 
 
 def test_no_expectation_reads_person_keys():
