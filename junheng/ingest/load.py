@@ -466,7 +466,9 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
     `unit_column`: submissions, one file per department), as `load_feed_year` does a
     feed-year. A unit whose file is missing (`not delivered`) or unreadable (`failed`), or
     whose candidate is rejected, replaces nothing, its last good data stays in use, and the
-    other units go on. Every unit is read and staged first, then all their candidates go
+    other units go on; so does a unit whose file makes the warehouse refuse a statement
+    while it is read or checked (`failed`, with DuckDB's first line). Every unit is read and
+    staged first, then all their candidates go
     to one `audit` call (their suites run together, `Validator.run_together`), then each is
     published or rejected on its own outcomes. One result per unit, in feeds.md order; the
     landing zone's unexpected entries are on the first. The unit's raw table and staging view exist
@@ -492,6 +494,17 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
             except DeliveryError as exc:
                 step = FeedResult(feed.id, year, published_parts(con, unit, year), mine, [],
                                   status=FAILED if mine else NOT_DELIVERED, message=str(exc))
+            except duckdb.Error as exc:
+                # Its file made the warehouse refuse a statement (its rules, its unit
+                # column): that unit failed, the others go on. The message is DuckDB's
+                # first line, scrubbed (it can quote the data).
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                message = scrub(f"{', '.join(d.file_name for d in mine)}: the warehouse "
+                                f"refused a statement while checking it ({first[:300]}); "
+                                "nothing of it was published")
+                _in_transaction(con, record_deliveries, mine, "failed", run_id, message)
+                step = FeedResult(feed.id, year, published_parts(con, unit, year), mine, [],
+                                  status=FAILED, message=message)
             if isinstance(step, _Staged):
                 staged.append((len(results), step))
                 results.append(None)

@@ -330,9 +330,7 @@ def import_gx():
     that audits a delivery. Unless this process uses pyspark already, pyspark is hidden
     while GX is imported (GX then takes it for not installed, as it handles an install
     without its spark extra); it can be imported as usual afterwards."""
-    if "great_expectations" in sys.modules:
-        return sys.modules["great_expectations"]
-    hidden = "pyspark" not in sys.modules
+    hidden = "pyspark" not in sys.modules and "great_expectations" not in sys.modules
     if hidden:
         sys.modules["pyspark"] = None      # `import pyspark` raises ImportError
     try:
@@ -506,8 +504,9 @@ def _lean(r) -> dict:
     if observed is None:
         observed = f"{res.get('unexpected_count')} unexpected, e.g. " \
                    f"{res.get('partial_unexpected_list', [])[:3]}"
-    if r.exception_info and r.exception_info.get("raised_exception"):
-        observed = f"error: {r.exception_info.get('exception_message')}"
+    error = _error(r)
+    if error is not None:
+        observed = f"error: {error}"
     lean = {"expectation": cfg.type, "column": ",".join(_columns(cfg.kwargs)),
             "observed": scrub(str(observed))}
     if (cfg.meta or {}).get("why"):
@@ -530,11 +529,30 @@ ROW_WISE = frozenset({
 })
 
 
+# The arguments of those expectations that keep them row-wise. Anything else is refused:
+# a `row_condition` (pandas can filter on a column's mean, which the union changes), a
+# share (`mostly` below 1), or an argument this list has not been proven with.
+ROW_WISE_KWARGS = frozenset({
+    "column", "column_A", "column_B", "column_list", "value_set", "min_value", "max_value",
+    "strict_min", "strict_max", "or_equal", "regex", "ignore_row_if", "mostly"})
+
+
 def together(table: str, level: str) -> bool:
     """Whether a suite may validate a union of frames for each of them (see
     `Validator.run_together`)."""
-    return all(e["type"] in ROW_WISE and e["kwargs"].get("mostly", 1) == 1
+    return all(e["type"] in ROW_WISE and set(e["kwargs"]) <= ROW_WISE_KWARGS
+               and e["kwargs"].get("mostly", 1) == 1
                for e in load_suite(table, level)["expectations"])
+
+
+def _error(r) -> str | None:
+    """The message of an expectation that raised instead of being evaluated, else None. GX
+    1.x keeps it under the failing metric's identifier (older: at the top level)."""
+    info = r.exception_info or {}
+    for found in (info, *(v for v in info.values() if isinstance(v, dict))):
+        if found.get("raised_exception"):
+            return str(found.get("exception_message"))
+    return None
 
 
 def _touched(result, sizes: list[int]) -> list[int]:
@@ -547,7 +565,7 @@ def _touched(result, sizes: list[int]) -> list[int]:
         if r.success:
             continue
         rows = (r.result or {}).get("unexpected_index_list")
-        if r.exception_info and r.exception_info.get("raised_exception") or not rows \
+        if _error(r) is not None or not rows \
                 or not all(isinstance(i, Integral) for i in rows):
             return list(range(len(sizes)))
         touched |= {bisect_right(bounds, i) for i in rows}

@@ -425,7 +425,9 @@ def test_an_expectation_that_errors_together_sends_every_department_alone(depart
     frames = [f.assign(percent_value="not a number") for f, _ in departments]
     found, made = _together(validator, frames)
     assert found == _alone(validator, frames)
-    assert all(not o["critical"].passed for o in found)
+    for outcomes in found:      # failed, saying why: the error, not "None unexpected"
+        errors = [f for f in outcomes["critical"].failures if f["column"] == "percent_value"]
+        assert errors and errors[0]["observed"].startswith("error: "), errors
     assert made == 1 + len(frames) + 1
 
 
@@ -456,6 +458,37 @@ def test_only_row_wise_suites_without_a_share_are_validated_together(monkeypatch
     assert not ex.together("t", "critical")
     suite(("expect_table_row_count_to_equal", {"value": 3}))
     assert not ex.together("t", "critical")
+    # A row condition can filter on a column's mean, which the union changes.
+    suite(("expect_column_values_to_be_between", {"column": "v", "max_value": 10,
+                                                  "row_condition": "v > v.mean()",
+                                                  "condition_parser": "pandas"}))
+    assert not ex.together("t", "critical")
+
+
+def test_a_row_condition_on_an_aggregate_would_pass_together_what_fails_alone(
+        tmp_path, monkeypatch):
+    """Why `together` refuses a row condition: here the union's mean lets a frame that fails
+    alone pass."""
+    for level in ex.LEVELS:
+        (tmp_path / f"staging.stg_fake.{level}.json").write_text(json.dumps({
+            "name": f"staging.stg_fake.{level}", "expectations": [{
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "v", "max_value": 10, "row_condition": "v > v.mean()",
+                           "condition_parser": "pandas"}}]}))
+    monkeypatch.setattr(ex, "EXPECTATIONS_DIR", tmp_path)
+    validator = Validator()
+    a, b = pd.DataFrame({"v": [1.0, 2.0, 30.0]}), pd.DataFrame({"v": [100.0, 200.0, 300.0]})
+    alone = [validator.run("stg_fake", YEAR, f, levels=("critical",))["critical"].passed
+             for f in (a, b)]
+    assert alone == [False, False]
+    real = ex.together
+    monkeypatch.setattr(ex, "together", lambda table, level: True)   # were it let through
+    wrong = validator.run_together("stg_fake", YEAR, [a, b], ["a", "b"], levels=("critical",))
+    assert [o["critical"].passed for o in wrong] == [True, False]    # a would be published
+    monkeypatch.setattr(ex, "together", real)
+    assert not ex.together("stg_fake", "critical")
+    found = validator.run_together("stg_fake", YEAR, [a, b], ["a", "b"], levels=("critical",))
+    assert [o["critical"].passed for o in found] == alone
 
 
 def test_a_candidate_is_profiled_from_its_own_rows_and_last_years_published_ones(con):

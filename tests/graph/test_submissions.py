@@ -185,6 +185,40 @@ def test_a_rejected_department_replaces_nothing_and_holds_back_no_other(wh):
     assert meta["delivery_status"].value["civil_affairs"] == "rejected before"
 
 
+def test_a_file_the_warehouse_refuses_fails_its_department_only(wh, monkeypatch):
+    """The departments are staged before any is audited: a statement DuckDB refuses while
+    one department's file is checked fails that department, never the others."""
+    from junheng.ingest import load
+
+    landing, db = wh
+    write_submissions(landing, YEAR)
+    real = load._stage_candidate
+
+    def refusing(con, feed, *args, **kwargs):
+        if feed.unit == "education":      # a real refusal, quoting a value as DuckDB does
+            con.execute("select 'ab12cd34ef56ab12cd34ef56'::integer")
+        return real(con, feed, *args, **kwargs)
+
+    monkeypatch.setattr(load, "_stage_candidate", refusing)
+    result = _run(landing, db)
+    loaded = {r[0] for r in _q(db, "select department from quality.deliveries where "
+                                   "status = 'loaded'")}
+    assert loaded == set(SUBMISSION_DEPARTMENTS) - {"education"}
+    ((status, message),) = _q(db, "select status, message from quality.deliveries where "
+                                  "department = 'education'")
+    assert status == "failed" and message.startswith("education_2021.csv: the warehouse "
+                                                     "refused a statement")
+    assert "ab12cd34ef56" not in message                     # scrubbed: it can be data
+    critical = _checks(result)["critical_expectations"]
+    assert set(critical.metadata["failures"].value) == {"education"}
+    assert not _q(db, "select * from staging.stg_submissions__indicators where department "
+                      "= 'education'")
+    # Mended, the next run reads it again (a failed delivery was never audited).
+    monkeypatch.setattr(load, "_stage_candidate", real)
+    _run(landing, db)
+    assert _status(db)["education"][0] == "in use"
+
+
 def test_a_first_delivery_rejected_leaves_the_department_without_data(wh):
     landing, db = wh
     write_submission(landing, "health", YEAR)
