@@ -467,11 +467,11 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
     feed-year. A unit whose file is missing (`not delivered`) or unreadable (`failed`), or
     whose candidate is rejected, replaces nothing, its last good data stays in use, and the
     other units go on; so does a unit whose file makes the warehouse refuse a statement
-    while it is read or checked (`failed`, with DuckDB's first line). Every unit is read and
-    staged first, then all their candidates go
-    to one `audit` call (their suites run together, `Validator.run_together`), then each is
-    published or rejected on its own outcomes. One result per unit, in feeds.md order; the
-    landing zone's unexpected entries are on the first. The unit's raw table and staging view exist
+    while it is read or checked (`failed`, with DuckDB's first line). Every unit is read
+    and staged first, then all their candidates go to one `audit` call (their suites run
+    together, `Validator.run_together`), then each is published or rejected on its own
+    outcomes. One result per unit, in feeds.md order; the landing zone's unexpected
+    entries are on the first. The unit's raw table and staging view exist
     afterwards (empty while no unit has been published), so what reads them can run."""
     ensure_quality_tables(con)
     migrate_staging(con, feed)
