@@ -37,7 +37,7 @@ from junheng.ingest.load import (
     rejected_lines,
 )
 from junheng.ingest.readers import DeliveryError
-from junheng.privacy import scrub, scrub_all
+from junheng.privacy import first_line, scrub, scrub_all
 from junheng.quality.expectations import Outcome, profile
 from junheng.sql import ident, one
 
@@ -97,9 +97,9 @@ def _reconcile(con: duckdb.DuckDBPyConnection, feed: Feed, part: Part, year: int
 def _warehouse_refused(feed: Feed, year: int, exc: duckdb.Error) -> dg.Failure:
     """A statement the warehouse refused: its text can quote the data it failed on, so only
     a scrubbed first line leaves, without DuckDB's traceback."""
-    first = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return dg.Failure(description=f"{feed.id} {year}: the warehouse refused a statement "
-                                  f"({first[:500]}); nothing of this delivery was published",
+                                  f"({first_line(exc)[:500]}); nothing of this delivery was "
+                                  "published",
                       allow_retries=False)
 
 

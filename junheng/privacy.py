@@ -33,6 +33,13 @@ def scrub(text: Any) -> Any:
     return _HEX_RUN.sub(_replace, text)
 
 
+def first_line(exc: BaseException) -> str:
+    """What a message may say of an error whose text can quote the data that caused it
+    (DuckDB's, Spark's): its first line, scrubbed (its type when it has no text)."""
+    text = str(exc).strip()
+    return scrub(text.splitlines()[0] if text else type(exc).__name__)
+
+
 def scrub_all(obj: Any) -> Any:
     """`scrub` applied to every string inside dicts, lists and tuples (keys included)."""
     if isinstance(obj, str):

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from junheng.engine.translate import spark_file
-from junheng.privacy import scrub
+from junheng.privacy import first_line, scrub
 
 PENSION_COLUMNS = ("person_key", "district_code", "scheme", "birth_year", "sex", "status")
 _lock = threading.Lock()
@@ -109,8 +109,7 @@ def _scrubbed(what: str):
     except ValueError:         # a problem of the delivery, already worded
         raise
     except Exception as exc:   # Py4J, AnalysisException, SparkRuntimeException...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SparkError(scrub(f"{what}: {first}")[:500]) from None
+        raise SparkError(scrub(f"{what}: {first_line(exc)}")[:500]) from None
 
 
 def delivery_dir(work_dir: str | Path, sha256: str) -> Path:

@@ -55,7 +55,7 @@ from junheng.ingest.readers import (
     read_xlsx,
 )
 from junheng.ops.landing import arrived_at, changed_at, file_sha256, year_entries
-from junheng.privacy import scrub
+from junheng.privacy import first_line, scrub
 from junheng.quality.expectations import Outcome
 from junheng.reference import normalise_name
 from junheng.sql import ident, one, relation_exists, relation_kind, sql_text
@@ -440,8 +440,7 @@ def load_feed_year(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landin
 
     `audit(con, candidates)` validates the candidate rows of each part (`Candidate`: a
     temp relation with the staging view's columns) and returns {level: Outcome} for each.
-    `force`
-    re-reads every file (no size/mtime shortcut) and audits even an unchanged or
+    `force` re-reads every file (no size/mtime shortcut) and audits even an unchanged or
     previously rejected delivery again. `person_level`: see `_read`. `prepare`: what the
     audit needs first (Great Expectations' import and context), done while DuckDB reads a
     large delivery (`_read_while`)."""
@@ -480,7 +479,7 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
     known = {} if force else _known_files(con, feed, year)
     _keep_unexpected(con, unexpected, archive_root, known, run_id)
     units = feed.units()
-    results: list[FeedResult | None] = []
+    results: list = []                         # a FeedResult per unit, once written
     staged: list[tuple[int, _Staged]] = []     # (position in results, the unit staged)
     try:
         for unit in units:
@@ -496,34 +495,30 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
                                   status=FAILED if mine else NOT_DELIVERED, message=str(exc))
             except duckdb.Error as exc:
                 # Its file made the warehouse refuse a statement (its rules, its unit
-                # column): that unit failed, the others go on. The message is DuckDB's
-                # first line, scrubbed (it can quote the data).
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                # column): that unit failed, the others go on.
                 message = scrub(f"{', '.join(d.file_name for d in mine)}: the warehouse "
-                                f"refused a statement while checking it ({first[:300]}); "
-                                "nothing of it was published")
+                                f"refused a statement while checking it "
+                                f"({first_line(exc)[:300]}); nothing of it was published")
                 _in_transaction(con, record_deliveries, mine, "failed", run_id, message)
                 step = FeedResult(feed.id, year, published_parts(con, unit, year), mine, [],
                                   status=FAILED, message=message)
             if isinstance(step, _Staged):
                 staged.append((len(results), step))
-                results.append(None)
             else:
                 step.unit = unit.unit
-                results.append(step)
+            results.append(step)
         # Every unit's candidate stands: their suites run together (`_audit_staged`), then
         # each unit is published or rejected on its own outcomes, in its own transaction.
         for (i, step), outcomes in zip(staged, _audit_staged(con, [s for _, s in staged],
                                                              audit), strict=True):
             results[i] = _write(con, year, step, outcomes, run_id)
-            results[i].unit = step.feed.unit
     finally:
         for unit in units:
             _drop_candidates(con, unit)
     if results:
         results[0].unexpected = unexpected
     _in_transaction(con, _ensure_tables, feed)
-    return [r for r in results if r is not None]
+    return results
 
 
 def _keep_unexpected(con: duckdb.DuckDBPyConnection, unexpected: list[Delivery],
@@ -643,11 +638,8 @@ def _audit_staged(con: duckdb.DuckDBPyConnection, staged: list[_Staged],
     items = [(i, r) for i, step in enumerate(staged) for r in step.audited]
     found = audit(con, [Candidate(r.part, _candidate(staged[i].feed, r.part), r)
                         for i, r in items]) if items else []
-    if len(found) != len(items):
-        raise RuntimeError(f"the audit returned {len(found)} outcomes for {len(items)} "
-                           "candidates")
     outcomes: list[dict[tuple[str, str], Outcome]] = [{} for _ in staged]
-    for (i, r), levels in zip(items, found, strict=True):
+    for (i, r), levels in zip(items, found, strict=True):   # one outcome per candidate
         for level, o in levels.items():
             outcomes[i][r.part.staging, level] = o
     for step in staged:
@@ -687,7 +679,7 @@ def _write(con: duckdb.DuckDBPyConnection, year: int, step: _Staged,
     in_use = audited if passed else published_parts(con, feed, year)
     return FeedResult(feed.id, year, in_use, deliveries, step.unexpected,
                       status=PUBLISHED if passed else REJECTED, outcomes=outcomes,
-                      audited=audited, message=message,
+                      audited=audited, message=message, unit=feed.unit,
                       seconds={k: round(v, 2) for k, v in seconds.items()})
 
 
@@ -938,7 +930,7 @@ def _publish_year_table(con: duckdb.DuckDBPyConnection, part: Part, year: int, s
     name = year_table(part, year)
     target = f"raw.{ident(name)}"
     con.execute(f"drop table if exists {target}")
-    rows = f"{read_table}__rows"        # only this load's: `_load` drops leftovers first
+    rows = f"{read_table}__rows"        # only this load's: `_stage` drops leftovers first
     if relation_kind(con, "raw", rows) == "table":
         con.execute(f"alter table raw.{ident(rows)} rename to {ident(name)}")
         # Formatted in: the year (an int) and the digest (64 hex, checked above).

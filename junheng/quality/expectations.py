@@ -336,7 +336,7 @@ def import_gx():
     try:
         import great_expectations
     finally:
-        if hidden and "pyspark" in sys.modules and sys.modules["pyspark"] is None:
+        if hidden and sys.modules.get("pyspark", False) is None:
             del sys.modules["pyspark"]
     return great_expectations
 
@@ -449,8 +449,9 @@ class Validator:
         touch its rows. This gives every frame exactly its own outcome because of what
         `together` admits: every expectation is row-wise or a uniqueness (a row of the
         union fails only if it fails in its own frame; a duplicate within a frame is one in
-        the union), none has `mostly`, and the frames' columns and types are equal, so every
-        row is evaluated as it is alone. Otherwise, or when a failed result does not say which
+        the union) with only the arguments that keep it so (`ROW_WISE_KWARGS`: no share,
+        no row condition), and the frames' columns and types are equal, so every row is
+        evaluated as it is alone. Otherwise, or when a failed result does not say which
         rows failed, every frame is validated on its own. `names` (a frame's unit) name the
         validations in Data Docs."""
         out: list[dict[str, Outcome]] = [{} for _ in frames]
