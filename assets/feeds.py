@@ -278,8 +278,6 @@ def feed_assets(feed: Feed) -> dg.AssetsDefinition:
                     recon = _reconcile(con, feed, part, year) if result.parts else None
                     yield from _check_results(part, result.outcomes, bool(result.parts),
                                               recon, {**about, "file_name": spec.name(year)})
-            if result.status in (PUBLISHED, REJECTED):
-                gx.validator().build_docs()
 
     return ingest
 
@@ -373,8 +371,6 @@ def _ingest_units(context: dg.AssetExecutionContext, feed: Feed, year: int,
         yield dg.AssetCheckResult(
             asset_key=key, check_name="rows_reconcile", passed=read == loaded + rejected,
             metadata={"rows_read": read, "rows_loaded": loaded, "rows_rejected": rejected})
-        if any(r.status in (PUBLISHED, REJECTED) for r in results):
-            gx.validator().build_docs()
 
 
 # One ingest multi-asset per departmental feed, generated from the feed contract

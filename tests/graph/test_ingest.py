@@ -16,7 +16,9 @@ import pytest
 from ingest_helpers import ingest, load_reference
 
 from junheng.demo.generator import Options, generate
+from junheng.ingest import load
 from junheng.ingest.feeds import FEEDS
+from junheng.quality.expectations import Validator
 
 # Ledger defect class -> (feed, column as delivered, quarantine rule)
 RULES = {
@@ -196,6 +198,45 @@ def test_data_docs_are_built_beside_the_warehouse(ingested):
     assert index.exists()
     pages = list((db.parent / "data_docs" / "validations").rglob("*.html"))
     assert len(pages) >= 18  # one page per staging table and suite
+
+
+def test_data_docs_are_built_once_a_run_with_every_step_s_validations(tmp_path, monkeypatch):
+    """One build when the run ends, not one after each feed: it renders the validations of
+    every step of the run, and the index lists them all."""
+    landing = tmp_path / "landing"
+    generate(landing, Options(years=(2022,), scale=0.002))
+    db = tmp_path / "wh" / "w.duckdb"
+    load_reference(landing, db)
+    builds: list[int] = []
+    build = Validator.build_docs
+
+    def counted(self) -> None:
+        builds.append(len(self.results))
+        build(self)
+
+    monkeypatch.setattr(Validator, "build_docs", counted)
+    assert ingest(landing, db, 2022, feeds=["population", "schools", "health"]).success
+    assert len(builds) == 1
+    listed = json.loads((db.parent / "data_docs" / "validations.json").read_text("utf-8"))
+    assert builds == [len(listed)]        # every validation of the run, in that one build
+    tables = {r["suite"].split(".")[1] for r in listed}     # staging.<table>.<level>
+    assert {"stg_population__townships", "stg_schools__schools",
+            "stg_health__institutions", "stg_health__districts"} <= tables
+    for r in listed:
+        assert (db.parent / "data_docs" / r["page"]).is_file()
+
+    # A run whose step fails after its validation (the warehouse refuses the write): its
+    # pages are rendered all the same, when the run ends.
+    def refusing(*args, **kwargs):
+        raise duckdb.IOException("disk full")
+
+    monkeypatch.setattr(load, "record_checks", refusing)
+    failed = ingest(landing, db, 2022, feeds=["eldercare"], instance=dg.DagsterInstance.ephemeral())
+    assert not failed.success and len(builds) == 2
+    later = json.loads((db.parent / "data_docs" / "validations.json").read_text("utf-8"))
+    assert builds[1] == len(later) - len(listed) == 4     # two tables, two suites each
+    assert {r["suite"].split(".")[1] for r in later[len(listed):]} == {
+        "stg_eldercare__facilities", "stg_eldercare__home_care"}
 
 
 # ------------------------------------------------------------------ one year, changed in place
