@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -116,9 +115,14 @@ class Methodology(dg.ConfigurableResource):
                       draws=self.draws, seed=self.seed)
 
 
-@cache
+# One Validator (one GX context) per Data Docs folder, for the life of the process.
+_VALIDATORS: dict[str, Validator] = {}
+
+
 def _validator(docs_dir: str) -> Validator:
-    return Validator(docs_dir=Path(docs_dir) if docs_dir else None)
+    if docs_dir not in _VALIDATORS:
+        _VALIDATORS[docs_dir] = Validator(docs_dir=Path(docs_dir) if docs_dir else None)
+    return _VALIDATORS[docs_dir]
 
 
 class GreatExpectations(dg.ConfigurableResource):
@@ -135,7 +139,13 @@ class GreatExpectations(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Data Docs once a run, when it ends (failed or not): the pages of every
         validation its steps made, and the index. Building them after each feed cost
-        0.1-0.3 s a step, mostly the same site work again. Nothing is imported here
-        when no step of the run validated anything (GX was never loaded for it)."""
-        if _validator.cache_info().currsize:
-            _validator(self.docs_dir).build_docs()
+        0.1-0.3 s a step, mostly the same site work again. Nothing is built, and GX is
+        not loaded, when no step validated anything for this folder.
+
+        Dagster logs a failure here (a full disk) as an error of the run, which still
+        succeeds: the outcomes are in quality.check_results already, and the pages not
+        built stay pending in this process for the next run's build. A run whose process
+        is killed loses the pages of its validations (not their outcomes)."""
+        validator = _VALIDATORS.get(self.docs_dir)
+        if validator is not None:
+            validator.build_docs()

@@ -190,6 +190,18 @@ print(f"load {load:.2f} aggregates {time.perf_counter() - t1:.2f} rows {n}")
 '''
 
 
+def cores() -> float:
+    """The CPUs this process may use: its affinity, or a cgroup's CPU quota when lower."""
+    n = float(len(os.sched_getaffinity(0)))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, int(quota) / int(period))
+    except (OSError, ValueError):
+        pass                         # no cgroup v2 quota to read
+    return n
+
+
 def _median_run(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
 
@@ -231,15 +243,15 @@ def main(one_year_only: bool = False, repeat: int = 3) -> None:
     print("baseline (median run):", results["baseline_one_year"])
     # No schedule finishes a process's CPU seconds in less wall time than CPU / cores: the
     # ratio this machine could reach at best with the pipeline's work as it is.
-    cores = len(os.sched_getaffinity(0))
+    n = cores()
     cpu = sorted(p["cpu_s"] for p in pipeline_runs)[len(pipeline_runs) // 2]
     results["cpu"] = {
-        "cores": cores, "pipeline_cpu_s": cpu,
+        "cores": n, "pipeline_cpu_s": cpu,
         "baseline_cpu_s": sorted(b["cpu_s"] for b in baseline_runs)[len(baseline_runs) // 2],
-        "best_possible_ratio": round(cpu / cores / results["baseline_one_year"]["wall_s"], 2)}
+        "best_possible_ratio": round(cpu / n / results["baseline_one_year"]["wall_s"], 2)}
     print(f"CPU seconds (user + sys, medians): pipeline {cpu}, baseline "
-          f"{results['cpu']['baseline_cpu_s']}; on {cores} cores the pipeline cannot take "
-          f"less than {cpu / cores:.1f} s, {results['cpu']['best_possible_ratio']}x the "
+          f"{results['cpu']['baseline_cpu_s']}; on {n:g} cores the pipeline cannot take "
+          f"less than {cpu / n:.1f} s, {results['cpu']['best_possible_ratio']}x the "
           "baseline's wall time")
 
     if one_year_only:

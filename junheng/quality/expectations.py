@@ -27,6 +27,7 @@ person key: see `junheng.privacy.scrub`.
 
 from __future__ import annotations
 
+import fcntl
 import html
 import json
 import logging
@@ -487,13 +488,17 @@ class Validator:
                                      resource_identifiers=[i for i, _ in self.results],
                                      build_index=False)
         listed = docs / "validations.json"
-        try:
-            rows = json.loads(listed.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            rows = []                  # none yet, or unreadable: start the list again
-        rows += [r for _, r in self.results if (docs / r["page"]).exists()]
-        _atomic_text(listed, json.dumps(rows, ensure_ascii=False, indent=0))
-        _atomic_text(docs / "index.html", index_page(rows))
+        # Runs end in their own time (a build is a run's last act, outside the warehouse's
+        # pool): the list is read, extended and written by one process at a time.
+        with open(docs / ".validations.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                rows = json.loads(listed.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                rows = []                  # none yet, or unreadable: start the list again
+            rows += [r for _, r in self.results if (docs / r["page"]).exists()]
+            _atomic_text(listed, json.dumps(rows, ensure_ascii=False, indent=0))
+            _atomic_text(docs / "index.html", index_page(rows))
         self.results = []
         make_offline(docs, since=started - 1)
 
