@@ -202,8 +202,12 @@ def cores() -> float:
     return n
 
 
+def _median(values: list, key=None):
+    return sorted(values, key=key)[len(values) // 2]
+
+
 def _median_run(runs: list[dict]) -> dict:
-    return sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+    return _median(runs, key=lambda r: r["wall_s"])
 
 
 def main(one_year_only: bool = False, repeat: int = 3) -> None:
@@ -244,10 +248,10 @@ def main(one_year_only: bool = False, repeat: int = 3) -> None:
     # No schedule finishes a process's CPU seconds in less wall time than CPU / cores: the
     # ratio this machine could reach at best with the pipeline's work as it is.
     n = cores()
-    cpu = sorted(p["cpu_s"] for p in pipeline_runs)[len(pipeline_runs) // 2]
+    cpu = _median([p["cpu_s"] for p in pipeline_runs])
     results["cpu"] = {
         "cores": n, "pipeline_cpu_s": cpu,
-        "baseline_cpu_s": sorted(b["cpu_s"] for b in baseline_runs)[len(baseline_runs) // 2],
+        "baseline_cpu_s": _median([b["cpu_s"] for b in baseline_runs]),
         "best_possible_ratio": round(cpu / n / results["baseline_one_year"]["wall_s"], 2)}
     print(f"CPU seconds (user + sys, medians): pipeline {cpu}, baseline "
           f"{results['cpu']['baseline_cpu_s']}; on {n:g} cores the pipeline cannot take "

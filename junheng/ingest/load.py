@@ -496,9 +496,9 @@ def load_feed_units(con: duckdb.DuckDBPyConnection, feed: Feed, year: int, landi
             except duckdb.Error as exc:
                 # Its file made the warehouse refuse a statement (its rules, its unit
                 # column): that unit failed, the others go on.
-                message = scrub(f"{', '.join(d.file_name for d in mine)}: the warehouse "
-                                f"refused a statement while checking it "
-                                f"({first_line(exc)[:300]}); nothing of it was published")
+                message = (f"{', '.join(d.file_name for d in mine)}: the warehouse refused "
+                           f"a statement while checking it ({first_line(exc)[:300]}); "
+                           "nothing of it was published")
                 _in_transaction(con, record_deliveries, mine, "failed", run_id, message)
                 step = FeedResult(feed.id, year, published_parts(con, unit, year), mine, [],
                                   status=FAILED, message=message)

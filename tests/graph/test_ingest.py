@@ -231,7 +231,7 @@ def test_data_docs_are_built_once_a_run_with_every_step_s_validations(tmp_path, 
         raise duckdb.IOException("disk full")
 
     monkeypatch.setattr(load, "record_checks", refusing)
-    failed = ingest(landing, db, 2022, feeds=["eldercare"], instance=dg.DagsterInstance.ephemeral())
+    failed = ingest(landing, db, 2022, feeds=["eldercare"])
     assert not failed.success and len(builds) == 2
     later = json.loads((db.parent / "data_docs" / "validations.json").read_text("utf-8"))
     assert builds[1] == len(later) - len(listed) == 4     # two tables, two suites each
